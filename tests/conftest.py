@@ -1,0 +1,32 @@
+"""Shared test set-up: offline, isolated caches, one random-weights model per session."""
+
+import os
+import tempfile
+from pathlib import Path
+
+# Before anything imports torch or timm: never reach for a hub, and never touch the user's caches.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["DEPTHKIT_OFFLINE"] = "1"  # "auto" uses the (empty) test cache; tests that need a download unset it
+os.environ.pop("DEPTHKIT_WEIGHTS", None)
+os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="depthkit-test-torch-home-")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+MANIFEST = REPO.parent / "shared" / "midas_reference" / "midas_v21_small_256.state_dict.json"
+
+
+@pytest.fixture(scope="session")
+def random_model():
+    """MiDaS_small with seeded random weights (seed 0), eval mode. Do not modify it in tests."""
+    import depthkit as dk
+
+    return dk.load_model("random")
+
+
+@pytest.fixture()
+def torch_home(tmp_path, monkeypatch):
+    """A fresh, empty torch hub folder for one test; returns the checkpoints folder."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "torch" / "hub" / "checkpoints"

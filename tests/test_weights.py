@@ -1,0 +1,255 @@
+import http.server
+import os
+import pickle
+import threading
+import time
+import warnings
+
+import pytest
+import torch
+
+import depthkit as dk
+from depthkit.errors import WeightsError
+from depthkit.weights import (
+    CHECKPOINT_NAME, UntrainedWeightsWarning, cache_path, download, install, load_checkpoint, resolve_weights,
+    sha256_file,
+)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, random_model):
+    """A checkpoint in the official key layout (random weights, seed 0)."""
+    path = tmp_path_factory.mktemp("ckpt") / CHECKPOINT_NAME
+    torch.save(random_model.state_dict(), path)
+    return path
+
+
+def test_cache_is_torch_hub_checkpoints(torch_home):
+    assert cache_path() == torch_home / CHECKPOINT_NAME
+
+
+def test_random_is_seeded_and_deterministic():
+    a, b, c = dk.load_model("random"), dk.load_model("random"), dk.load_model("random", seed=1)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.equal(a(x), b(x))
+        assert not torch.equal(a(x), c(x))
+    assert a.weights_info.kind == "random" and not a.weights_info.pretrained
+    assert "UNTRAINED" in a.weights_info.label and "weights download" in a.weights_info.label
+
+
+def test_seeding_does_not_disturb_global_rng():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    dk.load_model("random", seed=7)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_path_roundtrip_gives_identical_outputs(checkpoint, random_model):
+    model = dk.load_model(checkpoint, seed=99)
+    x = torch.randn(1, 3, 96, 128)
+    with torch.inference_mode():
+        assert torch.equal(model(x), random_model(x))
+    info = model.weights_info
+    assert info.kind == "file" and info.pretrained and info.path == str(checkpoint)
+    assert info.sha256 == sha256_file(checkpoint)
+    assert not model.training
+
+
+def test_training_format_with_model_key_accepted(tmp_path, random_model):
+    path = tmp_path / "train.pt"
+    torch.save({"model": random_model.state_dict(), "optimizer": {}}, path)
+    assert len(load_checkpoint(path)) == 482
+
+
+def test_env_var_selects_weights(monkeypatch, checkpoint):
+    monkeypatch.setenv("DEPTHKIT_WEIGHTS", str(checkpoint))
+    assert dk.load_model().weights_info.kind == "file"
+    monkeypatch.setenv("DEPTHKIT_WEIGHTS", "random")
+    assert dk.load_model().weights_info.kind == "random"
+    # an explicit argument wins over the environment
+    assert dk.load_model(checkpoint).weights_info.kind == "file"
+
+
+def test_auto_without_checkpoint_falls_back_loudly(torch_home):
+    with pytest.warns(UntrainedWeightsWarning, match="NOT depth predictions"):
+        model = dk.load_model("auto")
+    assert model.weights_info.kind == "random"
+
+
+def test_pretrained_offline_fails_fast_with_both_ways_out(torch_home, monkeypatch):
+    monkeypatch.delenv("DEPTHKIT_OFFLINE")  # really try the network, which this machine does not reach
+    t0 = time.perf_counter()
+    with pytest.raises(WeightsError) as err:
+        dk.load_model("pretrained")
+    elapsed = time.perf_counter() - t0
+    msg = str(err.value)
+    assert "python -m depthkit weights download" in msg and "python -m depthkit weights install FILE" in msg
+    assert "\n" not in msg
+    assert elapsed < 15, f"offline failure took {elapsed:.1f} s"
+    assert not torch_home.exists() or not any(torch_home.iterdir())
+
+
+def test_install_then_pretrained(torch_home, checkpoint, random_model):
+    dest = install(checkpoint)
+    assert dest == torch_home / CHECKPOINT_NAME
+    side = dest.with_name(dest.name + ".sha256")
+    assert side.read_text().split()[0] == sha256_file(checkpoint)
+    model = dk.load_model("pretrained")
+    assert model.weights_info.kind == "pretrained" and "pretrained MiDaS v2.1 small" in model.weights_info.label
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.equal(model(x), random_model(x))
+    assert dk.load_model("auto").weights_info.kind == "pretrained"
+
+
+def test_file_cached_by_torch_hub_is_reused_and_hash_recorded(torch_home, checkpoint):
+    torch_home.mkdir(parents=True)
+    (torch_home / CHECKPOINT_NAME).write_bytes(checkpoint.read_bytes())
+    _, info = resolve_weights("pretrained")
+    assert info.kind == "pretrained"
+    assert (torch_home / (CHECKPOINT_NAME + ".sha256")).read_text().split()[0] == info.sha256
+
+
+def test_cached_file_changed_after_verification_is_refused(torch_home, checkpoint, random_model):
+    dest = install(checkpoint)
+    sd = random_model.state_dict()
+    sd = {k: v.clone() for k, v in sd.items()}
+    sd["scratch.output_conv.4.bias"] += 1
+    torch.save(sd, dest)  # same layout, different bytes
+    with pytest.raises(WeightsError, match="changed since it was verified"):
+        dk.load_model("pretrained")
+
+
+def test_truncated_file(tmp_path, checkpoint):
+    bad = tmp_path / "truncated.pt"
+    bad.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    with pytest.raises(WeightsError, match="truncated or corrupt"):
+        load_checkpoint(bad)
+
+
+def test_missing_file():
+    with pytest.raises(WeightsError, match="does not exist"):
+        load_checkpoint("/nonexistent/midas.pt")
+
+
+def test_unknown_keyword():
+    with pytest.raises(WeightsError, match="unknown weights 'pretrianed'"):
+        dk.load_model("pretrianed")
+
+
+def test_wrong_key_is_named(tmp_path, random_model):
+    sd = dict(random_model.state_dict())
+    sd["pretrained.layer1.0.weight_renamed"] = sd.pop("pretrained.layer1.0.weight")
+    path = tmp_path / "renamed.pt"
+    torch.save(sd, path)
+    with pytest.raises(WeightsError, match=r"key 'pretrained\.layer1\.0\.weight' is missing"):
+        load_checkpoint(path)
+
+
+def test_wrong_shape_is_named(tmp_path, random_model):
+    sd = dict(random_model.state_dict())
+    sd["scratch.output_conv.4.weight"] = torch.zeros(2, 32, 1, 1)
+    path = tmp_path / "shape.pt"
+    torch.save(sd, path)
+    with pytest.raises(WeightsError, match=r"'scratch\.output_conv\.4\.weight' has shape \(2, 32, 1, 1\)"):
+        load_checkpoint(path)
+
+
+def test_unexpected_key_is_named(tmp_path, random_model):
+    sd = dict(random_model.state_dict())
+    sd["extra.head.weight"] = torch.zeros(1)
+    path = tmp_path / "extra.pt"
+    torch.save(sd, path)
+    with pytest.raises(WeightsError, match="unexpected key 'extra.head.weight'"):
+        load_checkpoint(path)
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_executes_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"pretrained.layer1.0.weight": _Evil(marker)}, path)
+    with pytest.raises(WeightsError, match="refused by the safe loader"):
+        load_checkpoint(path)
+    assert not marker.exists()
+    # also a plain pickle (not a torch zip file)
+    path2 = tmp_path / "evil2.pt"
+    path2.write_bytes(pickle.dumps(_Evil(marker)))
+    with pytest.raises(WeightsError):
+        load_checkpoint(path2)
+    assert not marker.exists()
+
+
+class _Server:
+    """A local HTTP server on 127.0.0.1 serving ``body``; if ``drop`` it sends half the bytes and hangs up."""
+
+    def __init__(self, body: bytes, drop: bool):
+        body_, drop_ = body, drop
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body_)))
+                self.end_headers()
+                self.wfile.write(body_[: len(body_) // 2] if drop_ else body_)
+                self.wfile.flush()
+                if drop_:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{CHECKPOINT_NAME}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def test_interrupted_download_leaves_nothing(torch_home, checkpoint):
+    with _Server(checkpoint.read_bytes(), drop=True) as srv:
+        with pytest.raises(WeightsError, match=r"stopped after \d+ of \d+ bytes"):
+            download(srv.url, progress=False)
+    assert list(torch_home.iterdir()) == []  # no partial file, no .part leftovers
+
+
+def test_download_verifies_and_caches(torch_home, checkpoint):
+    with _Server(checkpoint.read_bytes(), drop=False) as srv:
+        path = download(srv.url, progress=False)
+    assert path == cache_path()
+    assert sorted(p.name for p in torch_home.iterdir()) == [CHECKPOINT_NAME, CHECKPOINT_NAME + ".sha256"]
+    assert sha256_file(path) == sha256_file(checkpoint)
+
+
+def test_download_of_wrong_file_leaves_nothing(torch_home):
+    with _Server(b"<html>rate limited</html>", drop=False) as srv:
+        with pytest.raises(WeightsError, match="not a readable PyTorch checkpoint"):
+            download(srv.url, progress=False)
+    assert list(torch_home.iterdir()) == []
+
+
+def test_auto_downloads_when_reachable(torch_home, checkpoint, monkeypatch):
+    monkeypatch.delenv("DEPTHKIT_OFFLINE")
+    with _Server(checkpoint.read_bytes(), drop=False) as srv:
+        monkeypatch.setattr("depthkit.weights.CHECKPOINT_URL", srv.url)
+        monkeypatch.setattr(download, "__defaults__", (srv.url, None))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UntrainedWeightsWarning)
+            model = dk.load_model("auto")
+    assert model.weights_info.kind == "pretrained"
