@@ -29,9 +29,12 @@ _LAZY_ATTRS = {
     "colorize": "viz",
     "load_sample": "samples",
     "list_samples": "samples",
+    "fit_scale_shift": "calibration",
+    "evaluate": "metrics",
+    "midas_loss": "losses",
 }
 _SUBMODULES = {
-    "app", "bench", "cli", "effects", "inference", "io", "losses", "metrics", "model", "samples",
+    "app", "backends", "bench", "calibration", "cli", "effects", "inference", "io", "losses", "metrics", "model", "samples",
     "synthetic", "transforms", "viz", "weights", "experiments", "report",
 }
 
