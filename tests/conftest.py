@@ -4,17 +4,25 @@ import os
 import tempfile
 from pathlib import Path
 
-# Before anything imports torch or timm: never reach for a hub, and never touch the user's caches.
+# Before anything imports torch or timm: never reach for a hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["DEPTHKIT_OFFLINE"] = "1"  # "auto" uses the (empty) test cache; tests that need a download unset it
-os.environ.pop("DEPTHKIT_WEIGHTS", None)
-os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="depthkit-test-torch-home-")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO.parent / "shared" / "midas_reference" / "midas_v21_small_256.state_dict.json"
+_TEST_TORCH_HOME = tempfile.mkdtemp(prefix="depthkit-test-torch-home-")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_weights(monkeypatch):
+    """Unit tests never see the user's weights cache or DEPTHKIT_WEIGHTS, and "auto" does not try to download
+    (tests that need a download attempt delete DEPTHKIT_OFFLINE themselves). Notebooks run by nbval are not
+    affected: they use the real cache, so they show pretrained results where the checkpoint is installed."""
+    monkeypatch.setenv("TORCH_HOME", _TEST_TORCH_HOME)
+    monkeypatch.setenv("DEPTHKIT_OFFLINE", "1")
+    monkeypatch.delenv("DEPTHKIT_WEIGHTS", raising=False)
 
 
 @pytest.fixture(scope="session")

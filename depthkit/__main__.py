@@ -1,0 +1,10 @@
+"""``python -m depthkit``: see :mod:`depthkit.cli`."""
+
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from .cli import main  # noqa: E402
+
+sys.exit(main())

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+
+import depthkit as dk
+from depthkit.errors import ImageError, InputError
+from depthkit.inference import estimate_depth, num_threads, predict, upsample
+from depthkit.transforms import prepare
+
+
+@pytest.fixture(scope="module")
+def photo():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+
+
+def test_result_shape_dtype_and_provenance(random_model, photo):
+    r = estimate_depth(photo, random_model)
+    assert r.inverse_depth.shape == (120, 160) and r.inverse_depth.dtype == np.float32
+    assert r.image.shape == (120, 160, 3) and np.array_equal(r.image, photo)
+    assert r.net_size == (256, 192)
+    assert r.weights_info.kind == "random" and r.pretrained is False
+    assert r.seconds > 0
+    assert "UNTRAINED" in repr(r)
+
+
+def test_matches_official_pipeline_step_by_step(random_model, photo):
+    """prepare -> forward -> bicubic (align_corners=False) upsample to the photo's size, as run.py does."""
+    x = prepare(photo)
+    with torch.inference_mode():
+        raw = random_model(x)
+        ref = torch.nn.functional.interpolate(raw.unsqueeze(1), size=(120, 160), mode="bicubic",
+                                              align_corners=False).squeeze().numpy()
+    got = estimate_depth(photo, random_model, channels_last=False).inverse_depth
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    got_cl = estimate_depth(photo, random_model, channels_last=True).inverse_depth
+    np.testing.assert_allclose(got_cl, ref, rtol=1e-3, atol=1e-4)
+
+
+def test_batch_equals_singles_and_keeps_order(random_model, photo):
+    other = np.ascontiguousarray(photo[:, ::-1])
+    tall = np.ascontiguousarray(photo.transpose(1, 0, 2))  # a different network size in the same list
+    results = estimate_depth([photo, tall, other], random_model)
+    assert [r.inverse_depth.shape for r in results] == [(120, 160), (160, 120), (120, 160)]
+    for img, r in zip([photo, tall, other], results):
+        single = estimate_depth(img, random_model).inverse_depth
+        np.testing.assert_allclose(r.inverse_depth, single, rtol=1e-4, atol=1e-5)
+
+
+def test_accepts_path_and_bytes(random_model, tmp_path, photo):
+    from PIL import Image
+
+    path = tmp_path / "p.png"
+    Image.fromarray(photo).save(path)
+    a = estimate_depth(str(path), random_model).inverse_depth
+    b = estimate_depth(path.read_bytes(), random_model).inverse_depth
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, estimate_depth(photo, random_model).inverse_depth, rtol=1e-5, atol=1e-6)
+
+
+def test_threads_option_restores_setting(random_model, photo):
+    before = torch.get_num_threads()
+    estimate_depth(photo, random_model, threads=1)
+    assert torch.get_num_threads() == before
+    with pytest.raises(InputError, match="threads"):
+        with num_threads(0):
+            pass
+
+
+def test_bad_inputs(random_model, tmp_path):
+    junk = tmp_path / "junk.jpg"
+    junk.write_text("this is not an image")
+    with pytest.raises(ImageError):
+        estimate_depth(str(junk), random_model)
+    with pytest.raises(InputError, match="empty list"):
+        estimate_depth([], random_model)
+    with pytest.raises(InputError, match="load_model"):
+        estimate_depth(np.zeros((32, 32, 3), np.uint8), model="midas")
+
+
+def test_predict_and_upsample_shapes(random_model):
+    out = predict(random_model, torch.randn(2, 3, 64, 96))
+    assert out.shape == (2, 64, 96)
+    assert upsample(out, (100, 150)).shape == (2, 100, 150)
+
+
+def test_top_level_names():
+    assert dk.estimate_depth is estimate_depth
+    assert dk.prepare is prepare
