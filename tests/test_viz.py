@@ -1,0 +1,284 @@
+"""Tests for depthkit.viz: normalisation, colour maps, figures and point clouds."""
+
+import math
+
+import matplotlib
+import matplotlib.contour
+import matplotlib.figure
+import numpy as np
+import pytest
+
+from depthkit import viz
+from depthkit.errors import ImageError, InputError
+
+
+def _luminance(rgb):
+    rgb = np.asarray(rgb, dtype=np.float64)
+    return 0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]
+
+
+def _image(h=6, w=8):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# ------------------------------------------------------------------------------------------------ normalize
+def test_normalize_minmax_exact_values():
+    out = viz.normalize(np.array([[1.0, 2.0], [3.0, 5.0]]))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.array([[0.0, 0.25], [0.5, 1.0]], np.float32))
+
+
+def test_normalize_percentile_clips_outliers():
+    values = np.arange(101, dtype=np.float32).reshape(1, -1)  # 0..100: percentile p is the value p
+    out = viz.normalize(values, mode="percentile", percentiles=(10, 90))
+    expected = np.clip((values - 10.0) / 80.0, 0.0, 1.0)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    assert out[0, 0] == 0.0 and out[0, 100] == 1.0 and out[0, 50] == pytest.approx(0.5)
+
+
+def test_normalize_fixed_vrange_ignores_content():
+    a = viz.normalize(np.array([[2.0, 4.0]]), vrange=(0.0, 8.0))
+    b = viz.normalize(np.array([[4.0, 100.0]]), vrange=(0.0, 8.0))
+    np.testing.assert_array_equal(a, [[0.25, 0.5]])
+    np.testing.assert_array_equal(b, [[0.5, 1.0]])  # same value 4.0 -> same output in both "frames"
+
+
+def test_normalize_non_finite_become_zero_and_are_ignored_for_the_range():
+    values = np.array([[np.nan, 1.0, 3.0, np.inf, -np.inf]])
+    out = viz.normalize(values)
+    np.testing.assert_array_equal(out, [[0.0, 0.0, 1.0, 0.0, 0.0]])
+
+
+def test_normalize_constant_map_is_all_zero():
+    np.testing.assert_array_equal(viz.normalize(np.full((2, 3), 7.0)), np.zeros((2, 3)))
+
+
+def test_normalize_accepts_batch_of_one():
+    out = viz.normalize(np.array([[[0.0, 2.0]]]))
+    assert out.shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"inverse_depth": np.zeros((2, 3, 4))}, "2-D array"),
+        ({"inverse_depth": np.zeros((0, 3))}, "empty"),
+        ({"inverse_depth": np.array([["a"]])}, "numeric"),
+        ({"inverse_depth": np.zeros((2, 2)), "mode": "robust"}, "mode must be one of"),
+        ({"inverse_depth": np.zeros((2, 2)), "vrange": (1.0, 1.0)}, "lo < hi"),
+        ({"inverse_depth": np.zeros((2, 2)), "vrange": 3}, "pair"),
+        ({"inverse_depth": np.zeros((2, 2)), "mode": "percentile", "percentiles": (50, 10)}, "low < high"),
+    ],
+)
+def test_normalize_rejects_bad_input(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        viz.normalize(**kwargs)
+
+
+def test_shared_range_pools_all_frames():
+    frames = [np.array([[0.0, 1.0]]), np.array([[3.0, np.inf, 4.0]])]
+    assert viz.shared_range(frames, mode="minmax") == (0.0, 4.0)
+    lo, hi = viz.shared_range([np.arange(101.0).reshape(1, -1)], percentiles=(10, 90))
+    assert (lo, hi) == pytest.approx((10.0, 90.0))
+
+
+def test_shared_range_errors_and_constant_input():
+    assert viz.shared_range([np.full((2, 2), 3.0)]) == (3.0, 4.0)
+    with pytest.raises(InputError, match="at least one"):
+        viz.shared_range([])
+    with pytest.raises(InputError, match="no finite values"):
+        viz.shared_range([np.full((2, 2), np.nan)])
+
+
+# ------------------------------------------------------------------------------------------------- colorize
+@pytest.mark.parametrize("cmap", ["inferno", "magma", "viridis", "gray"])
+def test_colorize_near_is_bright(cmap):
+    inv = np.linspace(0.0, 1.0, 20, dtype=np.float32).reshape(4, 5)
+    rgb = viz.colorize(inv, cmap=cmap, mode="minmax")
+    assert rgb.shape == (4, 5, 3) and rgb.dtype == np.uint8
+    lum = _luminance(rgb)
+    assert lum.flat[np.argmax(inv)] > lum.flat[np.argmin(inv)] + 100
+
+
+def test_colorize_matches_matplotlib_colormap_ends():
+    rgb = viz.colorize(np.array([[0.0, 1.0]]), cmap="viridis", mode="minmax")
+    cm = matplotlib.colormaps["viridis"]
+    np.testing.assert_array_equal(rgb[0, 0], np.round(np.array(cm(0.0)[:3]) * 255))
+    np.testing.assert_array_equal(rgb[0, 1], np.round(np.array(cm(1.0)[:3]) * 255))
+
+
+def test_colorize_accepts_a_colormap_object():
+    inv = np.array([[0.0, 0.3, 1.0]])
+    by_object = viz.colorize(inv, cmap=matplotlib.colormaps["cividis"], mode="minmax")
+    np.testing.assert_array_equal(by_object, viz.colorize(inv, cmap="cividis", mode="minmax"))
+
+
+def test_colorize_depth_in_metres_is_flipped_so_near_stays_bright():
+    depth = np.array([[1.0, 10.0]])
+    rgb = viz.colorize(depth, units="m", mode="minmax")
+    lum = _luminance(rgb)
+    assert lum[0, 0] > lum[0, 1] + 100  # 1 m (near) brighter than 10 m
+    inv_rgb = viz.colorize(1.0 / depth, mode="minmax")
+    np.testing.assert_array_equal(rgb, inv_rgb)
+
+
+def test_colorize_non_finite_pixels_get_the_invalid_colour():
+    inv = np.array([[0.0, np.nan], [np.inf, 1.0]])
+    rgb = viz.colorize(inv, mode="minmax")
+    np.testing.assert_array_equal(rgb[0, 1], viz.INVALID_COLOR)
+    np.testing.assert_array_equal(rgb[1, 0], viz.INVALID_COLOR)
+    rgb2 = viz.colorize(inv, mode="minmax", invalid_color=(0, 255, 0))
+    np.testing.assert_array_equal(rgb2[0, 1], (0, 255, 0))
+
+
+def test_colorize_fixed_vrange_keeps_two_frames_consistent():
+    frame1 = np.array([[0.2, 0.5, 0.9]])
+    frame2 = np.array([[0.5, 3.0, -1.0]])  # different content and range
+    lo, hi = viz.shared_range([frame1, frame2], mode="minmax")
+    c1 = viz.colorize(frame1, vrange=(lo, hi))
+    c2 = viz.colorize(frame2, vrange=(lo, hi))
+    np.testing.assert_array_equal(c1[0, 1], c2[0, 0])  # value 0.5 has one colour in both frames
+    free1, free2 = viz.colorize(frame1), viz.colorize(frame2)
+    assert not np.array_equal(free1[0, 1], free2[0, 0])  # without the shared range it flickers
+
+
+def test_colorize_errors():
+    with pytest.raises(InputError, match="unknown colour map"):
+        viz.colorize(np.zeros((2, 2)), cmap="no_such_map")
+    with pytest.raises(InputError, match="units must be"):
+        viz.colorize(np.zeros((2, 2)), units="feet")
+    with pytest.raises(InputError, match="invalid_color"):
+        viz.colorize(np.zeros((2, 2)), invalid_color=(300, 0, 0))
+
+
+# -------------------------------------------------------------------------------------------------- figures
+def _colorbar_axes(fig):
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_show_side_by_side_has_image_depth_and_near_far_colorbar():
+    img = _image()
+    inv = np.linspace(0, 1, 48).reshape(6, 8)
+    fig = viz.show_side_by_side(img, inv)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert len(fig.axes) == 3
+    assert fig.axes[0].get_title() == "image"
+    assert fig.axes[1].get_title() == "inverse depth"
+    (cbar_ax,) = _colorbar_axes(fig)
+    labels = [t.get_text() for t in cbar_ax.get_yticklabels()]
+    assert labels == ["far", "near"]
+    assert cbar_ax.get_ylabel() == "relative inverse depth"
+
+
+def test_show_depth_in_metres_labels_the_colorbar_in_metres():
+    depth = np.linspace(1, 5, 48).reshape(6, 8)
+    depth[0, 0] = np.inf
+    fig = viz.show_depth(depth, units="m")
+    (cbar_ax,) = _colorbar_axes(fig)
+    assert cbar_ax.get_ylabel() == "depth (m)"
+    assert {t.get_text() for t in cbar_ax.texts} == {"near", "far"}
+    assert fig.axes[0].get_title() == "depth (m)"
+
+
+def test_show_depth_draws_into_a_given_axes():
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.subplots()
+    assert viz.show_depth(np.eye(4), ax=ax, title="t") is fig
+    assert ax.get_title() == "t"
+
+
+def test_side_by_side_checks_sizes():
+    with pytest.raises(InputError, match="resize"):
+        viz.show_side_by_side(_image(6, 8), np.zeros((3, 4)))
+    with pytest.raises(ImageError, match=r"\(H, W, 3\)"):
+        viz.show_side_by_side(np.zeros((6, 8)), np.zeros((6, 8)))
+    with pytest.raises(ImageError, match="uint8"):
+        viz.show_side_by_side(np.zeros((6, 8, 3)), np.zeros((6, 8)))
+
+
+def test_histogram_labels_and_counts_non_finite():
+    inv = np.array([[0.0, 1.0, np.nan, 2.0]])
+    fig = viz.histogram(inv, bins=4)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "relative inverse depth, larger = nearer"
+    assert ax.get_ylabel() == "pixels"
+    assert ax.get_title() == "3 finite pixels, 1 non-finite"
+    assert sum(p.get_height() for p in ax.patches) == 3
+    assert viz.histogram(inv, units="m").axes[0].get_xlabel().startswith("depth (m)")
+
+
+def test_contour_overlay_draws_requested_levels():
+    img = _image(16, 16)
+    inv = np.tile(np.linspace(0, 1, 16), (16, 1))
+    fig = viz.contour_overlay(img, inv, levels=[0.25, 0.5, 0.75])
+    ax = fig.axes[0]
+    assert len(ax.images) == 1
+    (contours,) = [c for c in ax.get_children() if isinstance(c, matplotlib.contour.ContourSet)]
+    np.testing.assert_allclose(contours.levels, [0.25, 0.5, 0.75])
+    with pytest.raises(InputError, match="levels"):
+        viz.contour_overlay(img, inv, levels=0)
+
+
+# ---------------------------------------------------------------------------------------------- point cloud
+def test_point_cloud_fronto_parallel_plane_matches_field_of_view():
+    h, w, z, fov = 30, 40, 2.0, 60.0
+    img = _image(h, w)
+    points, colors = viz.point_cloud(img, np.full((h, w), z), fov_deg=fov)
+    assert points.shape == (h * w, 3) and points.dtype == np.float32
+    assert colors.shape == (h * w, 3) and colors.dtype == np.uint8
+    np.testing.assert_allclose(points[:, 2], z)
+    half_width = math.tan(math.radians(fov / 2)) * z  # x at the image edge
+    pixel = 2 * half_width / w  # metres per pixel on the plane
+    # outermost pixel centres lie half a pixel inside the edges
+    assert points[:, 0].max() == pytest.approx(half_width - pixel / 2, rel=1e-5)
+    assert points[:, 0].min() == pytest.approx(-(half_width - pixel / 2), rel=1e-5)
+    # square pixels: the vertical extent scales with the height
+    assert points[:, 1].max() == pytest.approx(pixel * (h - 1) / 2, rel=1e-5)
+    np.testing.assert_array_equal(colors, img.reshape(-1, 3))
+
+
+def test_point_cloud_x_scales_with_depth_and_drops_invalid():
+    depth = np.array([[1.0, 1.0], [np.inf, 4.0]])
+    depth_with_invalid = depth.copy()
+    depth_with_invalid[0, 0] = -1.0
+    points, colors = viz.point_cloud(_image(2, 2), depth_with_invalid, fov_deg=90)
+    assert points.shape == (2, 3)  # -1 m and +inf are dropped
+    np.testing.assert_allclose(points, [[0.5, -0.5, 1.0], [2.0, 2.0, 4.0]])
+    np.testing.assert_array_equal(colors, _image(2, 2)[[0, 1], [1, 1]])
+
+
+def test_point_cloud_stride_and_errors():
+    points, _ = viz.point_cloud(_image(6, 8), np.ones((6, 8)), stride=2)
+    assert points.shape == (12, 3)
+    with pytest.raises(InputError, match="fov_deg"):
+        viz.point_cloud(_image(6, 8), np.ones((6, 8)), fov_deg=180)
+    with pytest.raises(InputError, match="stride"):
+        viz.point_cloud(_image(6, 8), np.ones((6, 8)), stride=0)
+
+
+def test_pseudo_depth_is_monotonic_and_bounded():
+    inv = np.array([[0.0, 0.5, 1.0, np.nan]])
+    depth = viz.pseudo_depth(inv, near_m=1.0, far_m=4.0, mode="minmax")
+    np.testing.assert_allclose(depth[0, :3], [4.0, 1.6, 1.0], rtol=1e-6)  # 1 / (0.25 + 0.5 * 0.75) = 1.6
+    assert depth[0, 3] == np.inf
+    with pytest.raises(InputError, match="near_m < far_m"):
+        viz.pseudo_depth(inv, near_m=5.0, far_m=1.0)
+
+
+@pytest.mark.parametrize("kind", ["scatter", "surface"])
+def test_show_3d_has_labelled_3d_axes(kind):
+    fig = viz.show_3d(_image(12, 16), np.full((12, 16), 2.0), kind=kind, stride=2)
+    (ax,) = fig.axes
+    assert ax.name == "3d"
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()) == ("x (m)", "depth z (m)", "height -y (m)")
+
+
+def test_show_3d_limits_point_count():
+    fig = viz.show_3d(_image(40, 40), np.full((40, 40), 2.0), stride=1, max_points=100)
+    (scatter,) = fig.axes[0].collections
+    assert len(scatter.get_offsets()) <= 100
+    with pytest.raises(InputError, match="kind"):
+        viz.show_3d(_image(4, 4), np.ones((4, 4)), kind="mesh")
