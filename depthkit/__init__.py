@@ -32,9 +32,14 @@ _LAZY_ATTRS = {
     "fit_scale_shift": "calibration",
     "evaluate": "metrics",
     "midas_loss": "losses",
+    "show_side_by_side": "viz",
+    "shared_range": "viz",
+    "parallax_frames": "effects",
+    "portrait_blur": "effects",
+    "obstacle_warning": "effects",
 }
 _SUBMODULES = {
-    "app", "backends", "bench", "calibration", "cli", "effects", "inference", "io", "losses", "metrics", "model", "samples",
+    "app", "backends", "bench", "calibration", "cli", "effects", "inference", "io", "losses", "metrics", "model", "naive", "samples",
     "synthetic", "transforms", "viz", "weights", "experiments", "report",
 }
 

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from .errors import InputError
 
-__all__ = ["MidasSmall", "ENCODER_CHANNELS", "DECODER_FEATURES", "check_input"]
+__all__ = ["MidasSmall", "ENCODER_CHANNELS", "DECODER_FEATURES", "check_input", "layer_shapes"]
 
 #: Channels of the four encoder outputs (strides 4, 8, 16, 32) of tf_efficientnet_lite3.
 ENCODER_CHANNELS = (32, 48, 136, 384)
@@ -184,3 +184,39 @@ class MidasSmall(nn.Module):
         path = s.refinenet2(path, s.layer2_rn(l2))
         path = s.refinenet1(path, s.layer1_rn(l1))
         return s.output_conv(path).squeeze(1)
+
+
+#: The stages :func:`layer_shapes` reports, in the order data flows through them.
+STAGES = (
+    "pretrained.layer1", "pretrained.layer2", "pretrained.layer3", "pretrained.layer4",
+    "scratch.layer4_rn", "scratch.refinenet4", "scratch.layer3_rn", "scratch.refinenet3",
+    "scratch.layer2_rn", "scratch.refinenet2", "scratch.layer1_rn", "scratch.refinenet1", "scratch.output_conv",
+)
+
+
+def layer_shapes(model: MidasSmall, height: int = 256, width: int = 256) -> list[tuple[str, tuple[int, ...]]]:
+    """The output shape of each stage of the network for one (1, 3, height, width) input.
+
+    Args:
+        model: a :class:`MidasSmall`.
+        height: input height in pixels (multiple of 32).
+        width: input width in pixels (multiple of 32).
+
+    Returns:
+        ``[(stage name, (N, C, H, W)), ...]`` in the order data flows (encoder, then decoder from coarse to fine).
+
+    Example:
+        >>> dict(layer_shapes(MidasSmall().eval(), 256, 256))["pretrained.layer4"]
+        (1, 384, 8, 8)
+    """
+    modules = dict(model.named_modules())
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = [modules[name].register_forward_hook(
+        lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape))) for name in STAGES]
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, 3, height, width))
+    finally:
+        for h in hooks:
+            h.remove()
+    return [(name, shapes[name]) for name in STAGES]

@@ -79,3 +79,16 @@ def test_not_a_tensor_rejected():
 
 def test_errors_are_depthkit_errors():
     assert issubclass(InputError, dk.DepthkitError) and issubclass(InputError, ValueError)
+
+
+def test_layer_shapes_follow_the_data(random_model):
+    from depthkit.model import layer_shapes
+
+    shapes = dict(layer_shapes(random_model, 256, 192))
+    assert shapes["pretrained.layer1"] == (1, 32, 64, 48)
+    assert shapes["pretrained.layer4"] == (1, 384, 8, 6)
+    assert shapes["scratch.layer4_rn"] == (1, 512, 8, 6)
+    assert shapes["scratch.refinenet4"] == (1, 256, 16, 12)
+    assert shapes["scratch.refinenet1"] == (1, 64, 128, 96)
+    assert shapes["scratch.output_conv"] == (1, 1, 256, 192)
+    assert not random_model._forward_hooks and not random_model.pretrained.layer1._forward_hooks
