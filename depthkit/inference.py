@@ -44,6 +44,13 @@ class DepthResult:
         """True when made with trained weights; False means the map is NOT a depth prediction."""
         return bool(getattr(self.weights_info, "pretrained", False))
 
+    @property
+    def caption(self) -> str:
+        """A figure title that never passes off untrained output as depth."""
+        if self.pretrained:
+            return "relative inverse depth (bright = near)"
+        return "UNTRAINED weights: not a depth prediction"
+
     def __repr__(self) -> str:
         h, w = self.inverse_depth.shape
         return (f"DepthResult({w}x{h} px, net {self.net_size[0]}x{self.net_size[1]}, {self.seconds * 1000:.0f} ms, "

@@ -87,3 +87,14 @@ def test_predict_and_upsample_shapes(random_model):
 def test_top_level_names():
     assert dk.estimate_depth is estimate_depth
     assert dk.prepare is prepare
+
+
+def test_caption_flags_untrained_weights(random_model, photo):
+    from dataclasses import replace
+
+    from depthkit.weights import WeightsInfo
+
+    r = estimate_depth(photo, random_model)
+    assert r.caption.startswith("UNTRAINED")
+    trained = replace(r, weights_info=WeightsInfo("file", path="x.pt", sha256="0" * 64))
+    assert trained.pretrained and "UNTRAINED" not in trained.caption
