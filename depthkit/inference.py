@@ -91,7 +91,8 @@ def predict(model, x, *, channels_last: bool = True):
     Args:
         model: a :class:`~depthkit.model.MidasSmall`.
         x: (N, 3, h, w) float32 normalised tensor, h and w multiples of 32 (see :func:`depthkit.prepare`).
-        channels_last: run in the channels_last memory format (faster for convolutions on CPUs).
+        channels_last: run in the channels_last memory format (faster for convolutions on CPUs); the model's
+            weights are converted in place, once.
 
     Returns:
         (N, h, w) float32 tensor of relative inverse depth.

@@ -67,3 +67,21 @@ def test_code_cells_are_short(path):
         if cell["cell_type"] == "code":
             lines = [ln for ln in _src(cell).splitlines() if ln.strip() and not ln.strip().startswith("#")]
             assert len(lines) <= 15, f"{path.name}: a code cell has {len(lines)} lines:\n{_src(cell)[:300]}"
+
+
+def test_papermill_runs_a_lesson_with_non_default_parameters(tmp_path):
+    """Instructors run lessons headless with papermill; parameters must reach the code."""
+    import papermill as pm
+
+    out = tmp_path / "02.ipynb"
+    pm.execute_notebook(str(REPO / "notebooks" / "02_inference.ipynb"), str(out), kernel_name="python3",
+                        parameters={"SAMPLE": "chelsea", "THREADS": 1, "BATCH": 1}, progress_bar=False,
+                        cwd=str(REPO / "notebooks"))
+    nb = _load(out)
+    injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(injected) == 1 and 'SAMPLE = "chelsea"' in _src(injected[0])
+    text = "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                   for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"])
+    assert "photo 451x300 px" in text  # chelsea's size, not the default sample's
+    assert "threads=1  batch of 1" in text and "threads=2" not in text
+    assert "UNTRAINED" in text  # offline: the lesson says the weights are untrained
