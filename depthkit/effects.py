@@ -383,7 +383,8 @@ def save_gif(frames, path, fps: float = 12.0) -> Path:
     frames = _check_frames(frames)
     fps = _check_fps(fps)
     path = Path(path)
-    pictures = [Image.fromarray(f) for f in frames]
+    # FASTOCTREE palettes take ~1 ms a frame; Pillow's default (median cut) takes ~150 ms at 320 px
+    pictures = [Image.fromarray(f).quantize(256, method=Image.Quantize.FASTOCTREE) for f in frames]
     pictures[0].save(
         path, format="GIF", save_all=True, append_images=pictures[1:], duration=max(round(1000.0 / fps), 1),
         loop=0, optimize=False,

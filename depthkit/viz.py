@@ -21,15 +21,19 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import ImageError, InputError
 
 __all__ = [
+    "DemoDepth",
     "colorbar",
     "colorize",
     "contour_overlay",
+    "demo_depth",
+    "fill_invalid",
     "histogram",
     "normalize",
     "point_cloud",
@@ -437,7 +441,7 @@ def histogram(inverse_depth, bins: int = 64, units: str | None = None, percentil
     if percentiles is not None and finite.size:
         p_lo, p_hi = _check_percentiles(percentiles)
         for p, v in zip((p_lo, p_hi), np.percentile(finite, [p_lo, p_hi]), strict=False):
-            ax.axvline(v, color="tab:red", linestyle="--", linewidth=1, label=f"{p:g}th percentile")
+            ax.axvline(v, color="tab:red", linestyle="--", linewidth=1, label=f"percentile {p:g}")
         ax.legend(fontsize=8)
     ax.set_xlabel("depth (m), larger = farther" if units == "m" else "relative inverse depth, larger = nearer")
     ax.set_ylabel("pixels")
@@ -621,5 +625,158 @@ def show_3d(
     ax.set_ylabel("depth z (m)")
     ax.set_zlabel("height -y (m)")
     ax.view_init(elev=elev, azim=azim)
-    ax.set_title(f"3-D view (every {stride}th pixel)")
+    ax.set_title(f"3-D view (one pixel in {stride}x{stride})" if stride > 1 else "3-D view (every pixel)")
     return fig
+
+
+# -------------------------------------------------------------------------------------- invalid pixels, demos
+def fill_invalid(inverse_depth, valid=None) -> np.ndarray:
+    """Fill unmeasured pixels of an inverse-depth map with the *farthest* measured value next to them.
+
+    Stereo ground truth has holes where only one camera sees the scene: background just beside a near
+    object. So the holes are grown shut from their edges, one pixel ring at a time, each new pixel taking
+    the smallest inverse depth (the farthest, i.e. the background) among its measured 3x3 neighbours.
+
+    Args:
+        inverse_depth: (H, W) inverse depth, larger = nearer (any unit, e.g. 1/metres).
+        valid: optional (H, W) bool mask of measured pixels; default: the finite pixels. Non-finite pixels
+            always count as unmeasured.
+
+    Returns:
+        (H, W) float32, equal to the input on measured pixels and finite everywhere.
+
+    Example:
+        >>> fill_invalid(np.array([[1.0, np.nan, 3.0, np.nan]])).tolist()
+        [[1.0, 1.0, 3.0, 3.0]]
+    """
+    import cv2
+
+    values = _as_map(inverse_depth)
+    known = np.isfinite(values)
+    if valid is not None:
+        valid = np.asarray(valid)
+        if valid.shape != values.shape:
+            raise InputError(
+                f"valid has shape {valid.shape} but inverse_depth has {values.shape}; pass a mask of the same size."
+            )
+        known &= valid.astype(bool)
+    if not known.any():
+        raise InputError("inverse_depth has no measured (valid, finite) pixel; there is nothing to fill from.")
+    unknown = np.float32(np.finfo(np.float32).max)  # larger than any value: ignored by the 3x3 minimum
+    work = np.where(known, values, unknown).astype(np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    while not known.all():
+        grown = cv2.erode(work, kernel, borderType=cv2.BORDER_REPLICATE)  # 3x3 minimum = farthest neighbour
+        new = ~known & (grown < unknown)
+        work[new] = grown[new]
+        known |= new
+    return work
+
+
+@dataclass(frozen=True)
+class DemoDepth:
+    """The picture and depth map a lesson works on (see :func:`demo_depth`).
+
+    Attributes:
+        name: sample name, e.g. ``"motorcycle"``.
+        image: (H, W, 3) uint8 RGB.
+        inverse_depth: (H, W) float32 inverse depth, larger = nearer: true 1/metres for ground truth,
+            relative (no unit) for a model prediction. Unmeasured ground-truth pixels are filled or 0.
+        description: one line saying where the map comes from; print it.
+        ground_truth: True when ``inverse_depth`` is the stereo ground truth, not a prediction.
+        valid: (H, W) bool, True where the map holds a measurement or a prediction (False = filled or 0).
+        depth_m: (H, W) float32 depth in metres of ``inverse_depth`` (ground truth, or a prediction calibrated
+            with two ground-truth distances), or None when no metric scale is known.
+        ground_truth_m: (H, W) float32 ground-truth depth in metres (+inf unmeasured) for the motorcycle,
+            else None.
+        fov_deg: horizontal field of view of the camera in degrees if known (motorcycle), else None.
+    """
+
+    name: str
+    image: np.ndarray
+    inverse_depth: np.ndarray
+    description: str
+    ground_truth: bool
+    valid: np.ndarray
+    depth_m: np.ndarray | None = None
+    ground_truth_m: np.ndarray | None = None
+    fov_deg: float | None = None
+
+
+def _calibration_points(depth_m: np.ndarray, valid: np.ndarray) -> list[tuple[int, int, float]]:
+    """Two measured pixels (x, y, metres) at the 10th and 90th percentile of the ground-truth depth."""
+    rows, cols = np.nonzero(valid)
+    order = np.argsort(depth_m[rows, cols], kind="stable")
+    picks = order[[len(order) // 10, (9 * len(order)) // 10]]
+    return [(int(cols[i]), int(rows[i]), float(depth_m[rows[i], cols[i]])) for i in picks]
+
+
+def demo_depth(model=None, name: str = "motorcycle", max_width: int | None = None, fill: bool = True) -> DemoDepth:
+    """The image and inverse depth a lesson should show: a real prediction if possible, else ground truth.
+
+    With a model that has trained weights (``model.weights_info.pretrained``) this runs it on the sample
+    ``name``. Otherwise a map from random weights would be meaningless, so it returns the *ground-truth*
+    depth of the Middlebury motorcycle (whatever ``name`` says) and the description says so. For the
+    motorcycle, a prediction is also converted to metres with two ground-truth distances
+    (:func:`depthkit.calibration.fit_scale_shift`, the pixels at the 10th and 90th depth percentile).
+
+    Args:
+        model: a model from :func:`depthkit.load_model`, or None (ground truth).
+        name: sample name (see :func:`depthkit.samples.list_samples`).
+        max_width: if given and smaller than the image, shrink to this width in pixels first (image with
+            area averaging, ground truth with nearest neighbour so no depths are mixed).
+        fill: fill unmeasured ground-truth pixels with :func:`fill_invalid` (True, for effects) or leave them
+            at inverse depth 0 and depth +inf (False).
+
+    Returns:
+        A :class:`DemoDepth`.
+    """
+    import cv2
+
+    from .samples import _check_name, load_sample, motorcycle
+
+    name = _check_name(name)
+    if max_width is not None and (int(max_width) != max_width or max_width < 8):
+        raise InputError(f"max_width must be an integer number of pixels >= 8 or None, got {max_width!r}.")
+    info = getattr(model, "weights_info", None)
+    pretrained = bool(getattr(info, "pretrained", False))
+
+    def shrink(array, interpolation):
+        h, w = array.shape[:2]
+        if max_width is None or w <= max_width:
+            return array
+        size = (int(max_width), max(round(h * max_width / w), 1))
+        return cv2.resize(array, size, interpolation=interpolation)
+
+    stereo = motorcycle() if name == "motorcycle" or not pretrained else None
+    gt_m = fov = None
+    if stereo is not None:
+        gt_m = shrink(stereo.depth_m, cv2.INTER_NEAREST)
+        fov = math.degrees(2.0 * math.atan(stereo.shape[1] / 2.0 / stereo.focal_px))
+    if not pretrained:
+        image = shrink(stereo.left, cv2.INTER_AREA)
+        valid = np.isfinite(gt_m)
+        inverse = np.where(valid, 1.0 / np.where(valid, gt_m, 1.0), 0.0).astype(np.float32)
+        missing = 100.0 * (1.0 - valid.mean())
+        if fill:
+            inverse = fill_invalid(inverse, valid)
+            how = f"{missing:.1f}% unmeasured pixels filled with the farthest measured neighbour"
+        else:
+            how = f"{missing:.1f}% unmeasured pixels have inverse depth 0 (depth +inf)"
+        instead = "" if name == "motorcycle" else f" (instead of '{name}', which has no ground truth)"
+        description = (f"No pretrained MiDaS weights, so this is the GROUND-TRUTH depth of the Middlebury motorcycle "
+                       f"(stereo, metres){instead}, NOT a MiDaS prediction; {how}.")
+        depth = np.where(inverse > 0, 1.0 / np.maximum(inverse, 1e-12), np.inf).astype(np.float32)
+        return DemoDepth("motorcycle", image, inverse, description, True, valid, depth, gt_m, fov)
+
+    from .calibration import fit_scale_shift
+    from .inference import estimate_depth
+
+    image = shrink(load_sample(name), cv2.INTER_AREA)
+    inverse = estimate_depth(image, model).inverse_depth
+    description = f"MiDaS_small prediction on '{name}' ({info.label}): relative inverse depth, no unit"
+    depth = None
+    if gt_m is not None:
+        depth = fit_scale_shift(inverse, _calibration_points(gt_m, np.isfinite(gt_m))).depth_m
+        description += "; metres from two ground-truth distances (fit_scale_shift)"
+    return DemoDepth(name, image, inverse, description + ".", False, np.ones(inverse.shape, bool), depth, gt_m, fov)
