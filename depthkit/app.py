@@ -1,0 +1,701 @@
+"""The interactive depth app for Jupyter: upload a photo (or pick a sample), see its depth, play with effects.
+
+``dk.app()`` returns a :class:`DepthApp`; display it (make it the last expression of a cell) to get:
+
+* a file upload button (images only) and a sample picker (:mod:`depthkit.samples`);
+* the photo and its heat map side by side (bright = near), a colour-map choice and a near/far legend;
+* tabs for the effects of :mod:`depthkit.effects`: parallax (an animated GIF preview), portrait blur (focus
+  and aperture sliders) and obstacle warning (threshold slider);
+* download links for the heat map (PNG), the inverse depth as a 16-bit PNG and as float32 ``.npy``;
+* a status line with the time taken and the weights in use (untrained weights are flagged in red, with how to
+  get the real ones).
+
+Every failure a user can cause (a text file renamed ``.jpg``, an empty file, a photo above 40 megapixels, ...)
+is shown as one sentence in the app; the app keeps working for the next upload. Very large photos are scaled
+down (longest side ``max_side`` px) before the depth is estimated, so everything the app shows or offers for
+download is at that working resolution. Only the current photo and its results are kept in memory.
+
+The widgets are attributes of :class:`DepthApp` (``upload``, ``sample``, ``cmap``, ``original``, ``heatmap``,
+``message``, ``status``, ``tabs``, ``amplitude``, ``focus``, ``aperture``, ``threshold``, ``downloads``, ...),
+so a test or a notebook can drive them. :meth:`DepthApp.run` processes an image without any widget events.
+
+This module is itself callable, so ``dk.app()`` works although ``dk.app`` is the module.
+ipywidgets, OpenCV, PIL and torch are imported only when an app is created.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io as _stdio
+import math
+import os
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DepthkitError, InputError
+
+__all__ = ["DepthApp", "app", "describe_upload", "downscale", "encode_gif", "encode_png", "fit_size", "focus_pixel"]
+
+#: Colour maps offered in the app (all matplotlib names; bright = near for the first five).
+COLORMAPS = ("inferno", "magma", "viridis", "plasma", "turbo", "gray")
+
+_PLACEHOLDER = "— pick a sample —"
+_RED = "#c62828"
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def fit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """Size (H, W) in pixels that fits ``height`` x ``width`` into ``max_side`` keeping the aspect ratio.
+
+    Images that already fit keep their size; nothing is ever enlarged.
+
+    Args:
+        height, width: image size in pixels (positive).
+        max_side: largest allowed height or width in pixels (positive).
+
+    Returns:
+        (H, W) with ``max(H, W) <= max_side`` and ``H / W`` as close to ``height / width`` as rounding allows.
+
+    Example:
+        >>> fit_size(3000, 4000, 1000)
+        (750, 1000)
+        >>> fit_size(300, 451, 1000)
+        (300, 451)
+    """
+    if min(height, width, max_side) < 1:
+        raise InputError(f"fit_size needs positive sizes, got height={height}, width={width}, max_side={max_side}.")
+    scale = max_side / max(height, width)
+    if scale >= 1.0:
+        return int(height), int(width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink an image or map so that its longest side is at most ``max_side`` pixels (area averaging).
+
+    Args:
+        image: (H, W, 3) uint8 RGB or (H, W) float32 map.
+        max_side: largest allowed side in pixels.
+
+    Returns:
+        The array itself if it already fits, else a resized copy of the same dtype.
+
+    Example:
+        >>> downscale(np.zeros((40, 100, 3), np.uint8), 50).shape
+        (20, 50, 3)
+    """
+    h, w = image.shape[:2]
+    new_h, new_w = fit_size(h, w, max_side)
+    if (new_h, new_w) == (h, w):
+        return image
+    import cv2
+
+    return cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+
+
+def encode_png(array: np.ndarray, compress_level: int = 1) -> bytes:
+    """Encode an (H, W, 3) or (H, W) uint8 array as PNG bytes (fast compression: for display, not storage).
+
+    Example:
+        >>> encode_png(np.zeros((2, 3, 3), np.uint8))[:8]
+        b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+    from PIL import Image
+
+    buffer = _stdio.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def encode_gif(frames, fps: float = 12.0) -> bytes:
+    """Encode frames as a looping animated GIF in memory, with one shared 256-colour palette.
+
+    The palette is fitted once to pixels of all frames with PIL's fast octree quantiser (no dithering), which
+    is about a hundred times faster than quantising every frame with median cut and keeps colours from
+    flickering. Like every GIF writer, PIL merges consecutive identical frames into one longer frame.
+
+    Args:
+        frames: sequence of (H, W, 3) uint8 RGB frames of one size (e.g. from
+            :func:`depthkit.effects.parallax_frames`).
+        fps: frames per second (> 0; GIF stores whole milliseconds per frame).
+
+    Returns:
+        The GIF file content.
+
+    Example:
+        >>> gif = encode_gif([np.zeros((4, 6, 3), np.uint8), np.full((4, 6, 3), 255, np.uint8)])
+        >>> gif[:6]
+        b'GIF89a'
+    """
+    from PIL import Image
+
+    frames = list(frames)
+    if not frames or any(not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8
+                         or f.shape != frames[0].shape for f in frames):
+        raise InputError("frames must be a non-empty list of (H, W, 3) uint8 RGB frames of one size.")
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise InputError(f"fps must be a positive number of frames per second, got {fps!r}.")
+    # The palette is fitted to a sample of pixels from every frame (every 4th pixel of each), so colours that
+    # appear only in later frames are represented too.
+    sample = np.concatenate([f[::2, ::2].reshape(-1, 3) for f in frames])[None]
+    palette = Image.fromarray(np.ascontiguousarray(sample)).quantize(256, method=Image.Quantize.FASTOCTREE)
+    first, *rest = [Image.fromarray(np.ascontiguousarray(f)).quantize(palette=palette, dither=Image.Dither.NONE)
+                    for f in frames]
+    buffer = _stdio.BytesIO()
+    first.save(buffer, format="GIF", save_all=True, append_images=rest, loop=0,
+               duration=max(round(1000.0 / fps), 1))
+    return buffer.getvalue()
+
+
+def focus_pixel(inverse_depth: np.ndarray, focus: float) -> tuple[int, int]:
+    """The pixel (x, y) whose depth best matches a focus setting, for :func:`depthkit.effects.portrait_blur`.
+
+    portrait_blur focuses at the median normalised inverse depth of the 5 x 5 window around a pixel; this
+    picks the pixel (at least 2 px from the border when the map allows it) whose window median is nearest to
+    ``focus``, so a slider from far (0) to near (1) can drive the blur.
+
+    Args:
+        inverse_depth: (H, W) relative inverse depth (larger = nearer).
+        focus: wanted normalised inverse depth in [0, 1] (0 = farthest, 1 = nearest; percentile normalisation
+            like portrait_blur's default).
+
+    Returns:
+        (x, y) pixel coordinates.
+
+    Example:
+        >>> inv = np.tile(np.linspace(0.0, 1.0, 11, dtype=np.float32), (7, 1))  # nearer to the right
+        >>> focus_pixel(inv, 0.0)[0], focus_pixel(inv, 1.0)[0]
+        (2, 8)
+    """
+    import cv2
+
+    from .viz import normalize
+
+    if not (isinstance(focus, (int, float, np.number)) and 0.0 <= float(focus) <= 1.0):
+        raise InputError(f"focus must be a number between 0 (far) and 1 (near), got {focus!r}.")
+    unit = normalize(inverse_depth, mode="percentile").astype(np.float32)
+    median = cv2.medianBlur(unit, 5)
+    h, w = unit.shape
+    y0, x0 = (2, 2) if h > 4 and w > 4 else (0, 0)
+    inner = np.abs(median[y0:h - y0, x0:w - x0] - np.float32(focus))
+    iy, ix = np.unravel_index(int(np.argmin(inner)), inner.shape)
+    return int(ix + x0), int(iy + y0)
+
+
+def describe_upload(source) -> str | None:
+    """A short note about an image whose format the app converts (16-bit, CMYK, animated), or None.
+
+    Only the header is read (cheap); anything unreadable gives None (:func:`depthkit.io.read_image` reports it).
+
+    Args:
+        source: the encoded file content (bytes) or a file path.
+
+    Returns:
+        One sentence, or None for an ordinary 8-bit RGB / grayscale still image.
+
+    Example:
+        >>> describe_upload(b"not an image") is None
+        True
+    """
+    from PIL import Image
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = _stdio.BytesIO(bytes(source))
+    elif not isinstance(source, (str, os.PathLike)):
+        return None
+    try:
+        with Image.open(source) as im:
+            mode, frames, fmt = im.mode, getattr(im, "n_frames", 1), im.format
+            rawmode = ""
+            if im.tile:
+                args = im.tile[0][3]
+                rawmode = args if isinstance(args, str) else (args[0] if args else "")
+    except Exception:  # noqa: BLE001 - unreadable files are reported by read_image
+        return None
+    if frames > 1:
+        return f"animated {fmt} with {frames} frames: the depth is shown for the first frame."
+    if mode.startswith("I;16") or mode == "I" or rawmode.endswith(";16B"):
+        return "16-bit image: converted to 8 bits per channel for the network."
+    if mode == "CMYK":
+        return "CMYK image: converted to RGB (colours may differ slightly from a colour-managed viewer)."
+    return None
+
+
+_DROPZONE_ESM = """
+function render({ model, el }) {
+  const zone = document.createElement("div");
+  zone.className = "depthkit-dropzone";
+  zone.textContent = "⇩ or drop a photo here";
+  const sync = () => zone.classList.toggle("disabled", model.get("disabled"));
+  model.on("change:disabled", sync);
+  sync();
+  const stop = (event) => { event.preventDefault(); event.stopPropagation(); };
+  zone.addEventListener("dragenter", (e) => { stop(e); zone.classList.add("over"); });
+  zone.addEventListener("dragover", (e) => { stop(e); e.dataTransfer.dropEffect = "copy"; });
+  zone.addEventListener("dragleave", (e) => { stop(e); zone.classList.remove("over"); });
+  zone.addEventListener("drop", async (e) => {
+    stop(e);
+    zone.classList.remove("over");
+    const file = e.dataTransfer && e.dataTransfer.files[0];
+    if (!file || model.get("disabled")) return;
+    const content = await file.arrayBuffer();
+    model.send({ event: "drop", name: file.name, type: file.type, size: file.size }, undefined, [content]);
+  });
+  el.appendChild(zone);
+}
+export default { render };
+"""
+
+_DROPZONE_CSS = """
+.depthkit-dropzone { border: 2px dashed #9e9e9e; border-radius: 6px; padding: 4px 14px; margin: 2px 6px;
+  color: #616161; font-size: 13px; line-height: 20px; white-space: nowrap; user-select: none; }
+.depthkit-dropzone.over { border-color: #1565c0; background: #e3f2fd; color: #1565c0; }
+.depthkit-dropzone.disabled { opacity: 0.5; }
+"""
+
+_DROPZONE_CLASS = None
+
+
+def _dropzone_class():
+    """The drag-and-drop widget class (needs the optional package ``anywidget``), or None without it."""
+    global _DROPZONE_CLASS
+    if _DROPZONE_CLASS is None:
+        try:
+            import anywidget
+            import traitlets
+        except ImportError:
+            return None
+
+        class DropZone(anywidget.AnyWidget):
+            """A dashed box that sends a file dropped on it to Python (content, then the bytes as one buffer)."""
+
+            _esm = _DROPZONE_ESM
+            _css = _DROPZONE_CSS
+            disabled = traitlets.Bool(False).tag(sync=True)
+
+        _DROPZONE_CLASS = DropZone
+    return _DROPZONE_CLASS
+
+
+def _set_image(widget, data: bytes) -> None:
+    """Show encoded image bytes in an ipywidgets Image; hide the widget while it is empty (no broken icon)."""
+    widget.value = data
+    widget.layout.display = None if data else "none"
+
+
+def _data_link(data: bytes, mime: str, filename: str, label: str) -> str:
+    href = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return (f'<a download="{html.escape(filename)}" href="{href}" class="depthkit-download" '
+            f'style="margin-right:1.2em" title="{html.escape(filename)}">⬇ {html.escape(label)}</a>')
+
+
+def _safe_stem(name: str) -> str:
+    stem = Path(name).stem or "photo"
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in stem)
+    return cleaned[:60] or "photo"
+
+
+# --------------------------------------------------------------------------------------------------- app
+class DepthApp:
+    """Interactive depth estimation in Jupyter: upload or pick a photo, see its depth, try the effects.
+
+    Args:
+        model: a model from :func:`depthkit.load_model`; None uses :func:`depthkit.inference.default_model`
+            (``load_model("auto")``, built once per process).
+        sample: name of a sample to show at once (see :func:`depthkit.samples.list_samples`), or None.
+        max_side: photos are scaled down to this longest side (px) before the depth is estimated; downloads
+            are at this resolution.
+        display_side: longest side (px) of the photo and heat map shown.
+        effect_side: longest side (px) of the portrait-blur and obstacle previews.
+        gif_side: longest side (px) of the parallax animation.
+        gif_frames: frames of the parallax animation.
+
+    Attributes:
+        result: the current :class:`~depthkit.inference.DepthResult` (at the working resolution) or None.
+        name: file name of the current photo.
+        error: the last error message shown (one sentence) or "".
+        note: the last information note shown (e.g. about a converted 16-bit image) or "".
+        layout: the top-level ipywidgets box (what is displayed).
+    """
+
+    def __init__(self, model=None, *, sample: str | None = None, max_side: int = 1024, display_side: int = 640,
+                 effect_side: int = 512, gif_side: int = 320, gif_frames: int = 12):
+        import ipywidgets as w
+
+        from .samples import list_samples
+
+        for label, value in (("max_side", max_side), ("display_side", display_side), ("effect_side", effect_side),
+                             ("gif_side", gif_side), ("gif_frames", gif_frames)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{label} must be a positive integer, got {value!r}.")
+        if sample is not None and sample not in list_samples():
+            raise InputError(f"Unknown sample {sample!r}; choose one of: {', '.join(list_samples())}.")
+        if model is None:
+            from .inference import default_model
+
+            model = default_model()
+        self.model = model
+        self.max_side, self.display_side, self.effect_side = max_side, display_side, effect_side
+        self.gif_side, self.gif_frames = gif_side, gif_frames
+        self.result = None
+        self.name = ""
+        self.error = ""
+        self.note = ""
+        self._display_photo = None
+        self._display_inv = None
+        self._effect_photo = None
+        self._effect_inv = None
+        self._effects_done: set[int] = set()
+        self._busy_depth = 0
+
+        info = getattr(model, "weights_info", None)
+        self.pretrained = bool(getattr(info, "pretrained", False))
+        self.weights_label = str(getattr(info, "label", "unknown weights"))
+
+        # ---- inputs
+        self.upload = w.FileUpload(accept="image/*", multiple=False, description="Upload photo",
+                                   tooltip="Choose a photo (JPEG, PNG, BMP, GIF, TIFF or WebP)")
+        zone_class = _dropzone_class()
+        self.dropzone = zone_class() if zone_class is not None else None
+        if self.dropzone is not None:
+            self.dropzone.on_msg(lambda _widget, content, buffers: self._on_drop(content, buffers))
+        self.sample = w.Dropdown(options=[_PLACEHOLDER, *list_samples()], value=_PLACEHOLDER, description="or sample:")
+        self.cmap = w.Dropdown(options=list(COLORMAPS), value="inferno", description="colour map:")
+        # ---- outputs
+        picture = {"max_width": "100%", "height": "auto", "align_self": "center", "display": "none"}  # hidden while empty
+        self.original = w.Image(format="png", layout=w.Layout(**picture))
+        self.heatmap = w.Image(format="png", layout=w.Layout(**picture))
+        self.legend = w.Image(format="png", layout=w.Layout(width="160px", height="12px"))
+        self.message = w.HTML("")
+        self.status = w.HTML("Upload a photo or pick a sample.")
+        self.weights = w.HTML(self._weights_html())
+        self.download_heatmap = w.HTML("")
+        self.download_data = w.HTML("")
+        self.downloads = w.HBox([self.download_heatmap, self.download_data])
+        # ---- effect tabs
+        self.amplitude = w.FloatSlider(value=8.0, min=1.0, max=20.0, step=1.0, description="motion (px)",
+                                       continuous_update=False)
+        self.parallax = w.Image(format="gif", layout=w.Layout(**picture))
+        self.focus = w.FloatSlider(value=0.8, min=0.0, max=1.0, step=0.05, description="focus far↔near",
+                                   continuous_update=False, style={"description_width": "initial"})
+        self.aperture = w.FloatSlider(value=12.0, min=0.0, max=30.0, step=1.0, description="aperture (px)",
+                                      continuous_update=False, style={"description_width": "initial"})
+        self.blur = w.Image(format="png", layout=w.Layout(**picture))
+        self.threshold = w.FloatSlider(value=0.75, min=0.05, max=1.0, step=0.05, description="near threshold",
+                                       continuous_update=False, style={"description_width": "initial"})
+        self.obstacle = w.Image(format="png", layout=w.Layout(**picture))
+        self.obstacle_text = w.HTML("")
+        self.tabs = w.Tab(children=[
+            w.VBox([w.HTML("Camera moving on a small circle: near things move most."), self.amplitude, self.parallax]),
+            w.VBox([w.HTML("Synthetic shallow depth of field: blur grows with the depth difference to the focus."),
+                    w.HBox([self.focus, self.aperture]), self.blur]),
+            w.VBox([w.HTML("Is something near in the lower centre (yellow box)? Red box: the nearest region."),
+                    self.threshold, self.obstacle_text, self.obstacle]),
+        ])
+        for i, title in enumerate(("Parallax", "Portrait blur", "Obstacle warning")):
+            self.tabs.set_title(i, title)
+
+        for widget, css in ((self.upload, "upload"), (self.sample, "sample"), (self.cmap, "cmap"),
+                            (self.original, "original"), (self.heatmap, "heatmap"), (self.message, "message"),
+                            (self.status, "status"), (self.weights, "weights"), (self.downloads, "downloads"),
+                            (self.parallax, "parallax"), (self.blur, "blur"), (self.obstacle, "obstacle")):
+            widget.add_class(f"depthkit-{css}")
+        self._inputs = (self.upload, self.sample, self.cmap, self.amplitude, self.focus, self.aperture, self.threshold,
+                        *([self.dropzone] if self.dropzone is not None else []))
+
+        half = w.Layout(width="50%", align_items="center")
+        self.layout = w.VBox([
+            w.HTML("<b>depthkit</b>: relative depth from one photo (MiDaS_small on the CPU)"),
+            self.weights,
+            w.HBox([self.upload, *([self.dropzone] if self.dropzone is not None else []), self.sample, self.cmap],
+                   layout=w.Layout(flex_flow="row wrap", align_items="center")),
+            self.message,
+            w.HBox([w.VBox([w.HTML("photo"), self.original], layout=half),
+                    w.VBox([w.HTML("inverse depth (bright = near)"), self.heatmap], layout=half)]),
+            w.HBox([w.HTML("far&nbsp;"), self.legend, w.HTML("&nbsp;near")], layout=w.Layout(justify_content="flex-end")),
+            self.tabs,
+            self.downloads,
+            self.status,
+        ])
+        self.layout.add_class("depthkit-app")
+        self._update_legend()
+
+        self.upload.observe(self._on_upload, names="value")
+        self.sample.observe(self._on_sample, names="value")
+        self.cmap.observe(self._on_cmap, names="value")
+        self.tabs.observe(lambda _change: self._refresh_effect(), names="selected_index")
+        self.amplitude.observe(lambda _change: self._refresh_effect(0, force=True), names="value")
+        for slider in (self.focus, self.aperture):
+            slider.observe(lambda _change: self._refresh_effect(1, force=True), names="value")
+        self.threshold.observe(lambda _change: self._refresh_effect(2, force=True), names="value")
+
+        if sample is not None:
+            self.sample.value = sample  # runs the sample through _on_sample
+
+    # ---------------------------------------------------------------------------------------- display
+    def _repr_mimebundle_(self, **kwargs):
+        return self.layout._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        current = f"{self.name!r}" if self.result is not None else "no photo"
+        return f"DepthApp({current}, weights: {'pretrained' if self.pretrained else 'UNTRAINED'})"
+
+    # --------------------------------------------------------------------------------------- public API
+    def run(self, source, name: str = "photo") -> bool:
+        """Estimate and show the depth of one image (what an upload or a sample choice does).
+
+        Args:
+            source: anything :func:`depthkit.io.read_image` accepts (path, encoded bytes, PIL image, array).
+            name: file name shown in the status line and used for the download file names.
+
+        Returns:
+            True on success; False if the image was unusable (the reason is in :attr:`error` and shown in the
+            app, and the previous result is cleared).
+        """
+        with self._busy(f"working… estimating the depth of {html.escape(name)}"):
+            t0 = time.perf_counter()
+            try:
+                note = describe_upload(source)
+                self._process(source, name)
+            except DepthkitError as exc:
+                self._fail(name, str(exc))
+                return False
+            except MemoryError:
+                self._fail(name, "there was not enough memory to process this image; try a smaller photo.")
+                return False
+            except Exception as exc:  # noqa: BLE001 - the app must survive anything and say what happened
+                self._fail(name, f"unexpected {type(exc).__name__} ({exc}); try another image and please report this.")
+                return False
+            self.error = ""
+            self.note = note or ""
+            self.message.value = (f'<span style="color:#1565c0">ℹ {html.escape(self.note)}</span>' if self.note else "")
+            self._finish_status(time.perf_counter() - t0)
+        return True
+
+    def clear(self) -> None:
+        """Forget the current photo and all results (frees their memory)."""
+        self.result = None
+        self._display_photo = self._display_inv = self._effect_photo = self._effect_inv = None
+        self._effects_done = set()
+        for image in (self.original, self.heatmap, self.parallax, self.blur, self.obstacle):
+            _set_image(image, b"")
+        self.download_heatmap.value = self.download_data.value = ""
+        self.obstacle_text.value = ""
+
+    # ----------------------------------------------------------------------------------------- events
+    def _on_upload(self, change) -> None:
+        files = change["new"]
+        if not files:
+            return
+        item = files[0]
+        content = item.get("content")
+        data = bytes(content) if content is not None else b""
+        self.upload.value = ()  # drop the widget's copy of the file at once: only the current result is kept
+        self._receive(str(item.get("name") or "upload"), data)
+
+    def _on_drop(self, content, buffers) -> None:
+        """A file dropped on the drop zone: ``content`` has its name, ``buffers[0]`` its bytes."""
+        if not isinstance(content, dict) or content.get("event") != "drop":
+            return
+        data = bytes(buffers[0]) if buffers else b""
+        self._receive(str(content.get("name") or "dropped file"), data)
+
+    def _receive(self, name: str, data: bytes) -> None:
+        if self.sample.value != _PLACEHOLDER:  # the picker no longer describes what is shown
+            self.sample.unobserve(self._on_sample, names="value")
+            self.sample.value = _PLACEHOLDER
+            self.sample.observe(self._on_sample, names="value")
+        self.run(data, name)
+
+    def _on_sample(self, change) -> None:
+        name = change["new"]
+        if not name or name == _PLACEHOLDER:
+            return
+        from .samples import sample_path
+
+        try:
+            path = sample_path(name)
+        except DepthkitError as exc:
+            with self._busy("working…"):
+                self._fail(name, str(exc))
+            return
+        self.run(path, path.name)
+
+    def _on_cmap(self, _change) -> None:
+        self._update_legend()
+        if self.result is None:
+            return
+        with self._busy("working… recolouring"):
+            t0 = time.perf_counter()
+            self._show_heatmap()
+            self._update_downloads(data=False)
+            self._finish_status(time.perf_counter() - t0, what="recoloured")
+
+    # -------------------------------------------------------------------------------------- internals
+    def _busy(self, text: str):
+        app = self
+
+        class _Busy:
+            def __enter__(self):
+                app._busy_depth += 1
+                if app._busy_depth == 1:
+                    app._saved_disabled = [widget.disabled for widget in app._inputs]
+                    for widget in app._inputs:
+                        widget.disabled = True
+                app.status.value = f'<span class="depthkit-busy">⏳ {text}</span>'
+                return self
+
+            def __exit__(self, *exc):
+                app._busy_depth -= 1
+                if app._busy_depth == 0:
+                    for widget, was in zip(app._inputs, app._saved_disabled):
+                        widget.disabled = was
+                return False
+
+        return _Busy()
+
+    def _fail(self, name: str, sentence: str) -> None:
+        self.clear()
+        self.name = name
+        self.error = sentence
+        self.note = ""
+        self.message.value = (f'<span style="color:{_RED}" class="depthkit-error">⚠ Could not use '
+                              f"<b>{html.escape(name)}</b>: {html.escape(sentence)}</span>")
+        self.status.value = "Nothing shown: upload another photo or pick a sample."
+
+    def _process(self, source, name: str) -> None:
+        from .inference import estimate_depth
+        from .io import read_image
+
+        photo = read_image(source)
+        self.clear()  # release the previous photo before allocating the new results
+        self._original_size = photo.shape[:2]
+        photo = downscale(photo, self.max_side)
+        self.result = estimate_depth(photo, self.model)
+        self.name = name
+        inv = self.result.inverse_depth
+        self._display_photo = downscale(self.result.image, self.display_side)
+        self._display_inv = downscale(inv, self.display_side)
+        self._effect_photo = downscale(self.result.image, self.effect_side)
+        self._effect_inv = downscale(inv, self.effect_side)
+        _set_image(self.original, encode_png(self._display_photo))
+        self._show_heatmap()
+        self._update_downloads()
+        self._refresh_effect()
+
+    def _show_heatmap(self) -> None:
+        from .viz import colorize
+
+        _set_image(self.heatmap, encode_png(colorize(self._display_inv, cmap=self.cmap.value)))
+
+    def _update_legend(self) -> None:
+        from .viz import colorize
+
+        ramp = np.tile(np.linspace(0.0, 1.0, 160, dtype=np.float32), (12, 1))
+        self.legend.value = encode_png(colorize(ramp, cmap=self.cmap.value, mode="minmax"))
+
+    def _update_downloads(self, data: bool = True) -> None:
+        """Refresh the download links: the heat map PNG (depends on the colour map) and, if ``data``, the
+        16-bit PNG and .npy of the inverse depth (which do not)."""
+        from .io import write_npy, write_png, write_png16
+        from .viz import colorize
+
+        inv = self.result.inverse_depth
+        stem, cmap = _safe_stem(self.name), self.cmap.value
+        h, w = inv.shape
+        with tempfile.TemporaryDirectory(prefix="depthkit-app-") as folder:
+            heat = write_png(Path(folder) / "heat.png", colorize(inv, cmap=cmap)).read_bytes()
+            self.download_heatmap.value = (f"<b>Download</b> ({w}×{h} px): "
+                                           + _data_link(heat, "image/png", f"{stem}_heatmap_{cmap}.png",
+                                                        f"heat map PNG ({cmap})"))
+            if data:
+                png16 = write_png16(Path(folder) / "depth16.png", inv).read_bytes()
+                npy = write_npy(Path(folder) / "depth.npy", inv).read_bytes()
+                self.download_data.value = (
+                    _data_link(png16, "image/png", f"{stem}_inverse_depth16.png", "16-bit PNG (0 = far … 65535 = near)")
+                    + _data_link(npy, "application/octet-stream", f"{stem}_inverse_depth.npy",
+                                 ".npy (float32 relative inverse depth)"))
+
+    def _refresh_effect(self, index: int | None = None, force: bool = False) -> None:
+        """Compute the effect of the selected tab (only that one; the others wait until they are opened)."""
+        selected = self.tabs.selected_index
+        if self.result is None or selected is None or (index is not None and index != selected):
+            return
+        if selected in self._effects_done and not force:
+            return
+        from . import effects
+
+        titles = ("parallax animation", "portrait blur", "obstacle warning")
+        t0 = time.perf_counter()
+        with self._busy(f"working… {titles[selected]}"):
+            try:
+                if selected == 0:
+                    image, inv = downscale(self._effect_photo, self.gif_side), downscale(self._effect_inv, self.gif_side)
+                    frames = effects.parallax_frames(image, inv, n_frames=self.gif_frames,
+                                                     amplitude_px=float(self.amplitude.value))
+                    _set_image(self.parallax, encode_gif(frames, fps=12))
+                elif selected == 1:
+                    focus = focus_pixel(self._effect_inv, float(self.focus.value))
+                    blurred = effects.portrait_blur(self._effect_photo, self._effect_inv, focus=focus,
+                                                    aperture=float(self.aperture.value))
+                    _set_image(self.blur, encode_png(blurred))
+                else:
+                    found = effects.obstacle_warning(self._effect_inv, threshold=float(self.threshold.value))
+                    _set_image(self.obstacle, encode_png(effects.draw_obstacle_overlay(self._effect_photo, found)))
+                    verdict = "OBSTACLE ahead" if found.alarm else "clear"
+                    colour = _RED if found.alarm else "#2e7d32"
+                    self.obstacle_text.value = (f'<b style="color:{colour}">{verdict}</b>: {100 * found.fraction:.0f}% '
+                                                f"of the box is nearer than the threshold (relative, not metres).")
+            except DepthkitError as exc:
+                self.message.value = f'<span style="color:{_RED}">⚠ {html.escape(str(exc))}</span>'
+                return
+        self._effects_done.add(selected)
+        self._finish_status(time.perf_counter() - t0, what=titles[selected])
+
+    def _weights_html(self) -> str:
+        if self.pretrained:
+            return f'<span style="color:#2e7d32">✔ weights: {html.escape(self.weights_label)}</span>'
+        return (f'<div class="depthkit-untrained" style="color:{_RED};font-weight:bold">⚠ {html.escape(self.weights_label)}.'
+                " The heat maps below only show that the app works; they are NOT depth predictions.</div>")
+
+    def _finish_status(self, seconds: float, what: str | None = None) -> None:
+        r = self.result
+        if r is None:
+            return
+        oh, ow = self._original_size
+        h, w = r.inverse_depth.shape
+        size = f"{ow}×{oh} px" + (f" (scaled to {w}×{h})" if (h, w) != (oh, ow) else "")
+        weights = ("pretrained weights" if self.pretrained
+                   else f'<b style="color:{_RED}">UNTRAINED weights: not a depth prediction</b>')
+        done = f"{what} in {seconds:.2f} s" if what else f"depth in {r.seconds:.2f} s, total {seconds:.2f} s"
+        self.status.value = (f'<span class="depthkit-done">✔ {html.escape(self.name)}: {size}, {done} '
+                             f"(network input {r.net_size[0]}×{r.net_size[1]}) · {weights}</span>")
+
+
+def app(model=None, **kwargs) -> DepthApp:
+    """Create the interactive depth app; display the returned object (last expression of a cell).
+
+    Args:
+        model: a model from :func:`depthkit.load_model`, or None for the default ("auto" weights).
+        **kwargs: passed to :class:`DepthApp` (``sample="chelsea"`` shows a sample at once, ``max_side``...).
+
+    Returns:
+        A :class:`DepthApp`; its widgets are attributes, its ipywidgets layout is ``.layout``.
+    """
+    return DepthApp(model, **kwargs)
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``dk.app()`` call :func:`app` although ``dk.app`` resolves to this module."""
+
+    def __call__(self, model=None, **kwargs) -> DepthApp:
+        return app(model, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

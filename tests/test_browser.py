@@ -1,0 +1,194 @@
+"""The quick-start notebook and its upload app, driven in a real browser (JupyterLab + headless Chromium).
+
+A private JupyterLab server is started on 127.0.0.1 (free port, random token, temporary config/runtime/settings
+folders, autosave off). Playwright drives Debian's Chromium (Playwright's own browser download does not work
+offline): it opens notebooks/00_quickstart.ipynb, runs all cells, uploads sample photos and a junk file through the
+app's file input, and checks what the page shows. Screenshots go to test-artifacts/browser/.
+
+Needs: `bash .ci/browser-setup.sh` (chromium + playwright). Without them the test FAILS with that hint.
+"""
+
+import base64
+import json
+import re
+import secrets
+import time
+
+import numpy as np
+import pytest
+from browser.lab import CHROMIUM_ARGS, SETUP_HINT, LabServer, find_chromium
+from conftest import REPO
+from PIL import Image
+
+from depthkit.app import fit_size
+
+NOTEBOOK = REPO / "notebooks" / "00_quickstart.ipynb"
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+SAMPLES = REPO / "data" / "samples"
+
+
+@pytest.fixture(scope="module")
+def chromium_path():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.fail(f"the Python package 'playwright' is not installed; {SETUP_HINT}.", pytrace=False)
+    try:
+        return find_chromium()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    server = LabServer(REPO, tmp_path_factory.mktemp("jupyterlab"), token=secrets.token_urlsafe(24))
+    try:
+        server.start(timeout=90)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(lab, chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 1100})
+            tab.set_default_timeout(60_000)
+            yield tab
+        finally:
+            browser.close()
+
+
+def _shot(page, name):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def _image_size(page, css):
+    """(naturalWidth, naturalHeight) of the app's <img> with class ``css`` (0, 0 while it has no picture)."""
+    return page.eval_on_selector(f"img.{css}", "img => [img.naturalWidth, img.naturalHeight]")
+
+
+def _wait_for_status(page, text, timeout=60_000):
+    page.wait_for_function(
+        """text => { const s = document.querySelector('.depthkit-status');
+                     return s && s.textContent.includes(text) && s.textContent.includes('✔'); }""",
+        arg=text, timeout=timeout)
+
+
+def _upload(page, path):
+    with page.expect_file_chooser() as chooser:
+        page.click("button.depthkit-upload")
+    chooser.value.set_files(str(path))
+
+
+_DROP_JS = """
+([b64, name, type]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type }));
+  const zone = document.querySelector(".depthkit-dropzone");
+  for (const kind of ["dragenter", "dragover", "drop"]) {
+    zone.dispatchEvent(new DragEvent(kind, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }
+}
+"""
+
+
+def _drop(page, path, mime="image/jpeg"):
+    """Drag a file onto the app's drop zone (the events a real drag-and-drop fires, with the file's bytes)."""
+    page.evaluate(_DROP_JS, [base64.b64encode(path.read_bytes()).decode("ascii"), path.name, mime])
+
+
+def test_quickstart_app_in_jupyterlab(page, lab, tmp_path):
+    try:
+        _drive_quickstart(page, lab, tmp_path)
+    except Exception:
+        _shot(page, "99_failure")  # look at test-artifacts/browser/99_failure.png
+        print("JupyterLab log tail:\n" + lab.log_tail())
+        raise
+
+
+def _drive_quickstart(page, lab, tmp_path):
+    before = NOTEBOOK.read_bytes()
+    started = time.monotonic()
+    page.goto(f"{lab.url}/lab/tree/notebooks/{NOTEBOOK.name}?token={lab.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_function(
+        "() => document.querySelector('.jp-StatusBar-Widget, #jp-main-statusbar')?.textContent.includes('Idle')",
+        timeout=90_000)
+
+    # Run > Run All Cells
+    page.click("#jp-menu-panel >> text=Run")
+    page.click(".lm-Menu-content >> text=Run All Cells")
+    # done when the last self-check printed into its *output* (the same words appear in the cell's source)
+    page.wait_for_selector(".jp-OutputArea-output >> text=✔ Exercise 3", timeout=150_000)
+    prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputArea-prompt", "els => els.map(e => e.textContent)")
+    code_cells = sum(c["cell_type"] == "code" for c in json.loads(before)["cells"])
+    assert len(prompts) == code_cells and all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts), prompts
+    page.wait_for_selector(".depthkit-app img.depthkit-heatmap", state="attached", timeout=30_000)
+    page.locator(".depthkit-app").first.scroll_into_view_if_needed()
+    page.wait_for_selector(".depthkit-app img.depthkit-heatmap", state="visible", timeout=30_000)
+
+    # after "Run All" the app shows the rocket (exercise 3 drives it from code), in magma
+    _wait_for_status(page, "rocket")
+    assert "UNTRAINED" in page.inner_text(".depthkit-weights")
+    _shot(page, "01_after_run_all")
+
+    # upload sample photos through the FileUpload's file input
+    for filename in ("astronaut.jpg", "motorcycle_left.png"):
+        _upload(page, SAMPLES / filename)
+        _wait_for_status(page, filename)
+        with Image.open(SAMPLES / filename) as im:
+            width, height = im.size
+        heat_w, heat_h = _image_size(page, "depthkit-heatmap")
+        photo_w, photo_h = _image_size(page, "depthkit-original")
+        assert heat_w > 0 and heat_h > 0, "the heat map image is empty"
+        assert (heat_w, heat_h) == (photo_w, photo_h)
+        assert abs(heat_w / heat_h - width / height) < 0.02, (heat_w, heat_h, width, height)
+        assert page.inner_text(".depthkit-message").strip() == ""
+    _shot(page, "02_uploaded_photo")
+
+    # a junk file: one clear sentence, no traceback, and the heat map is gone
+    junk = tmp_path / "holiday.jpg"
+    junk.write_text("Dear diary, this is not a photo.\n")
+    _upload(page, junk)
+    page.wait_for_selector(".depthkit-message .depthkit-error", timeout=60_000)
+    message = page.inner_text(".depthkit-message")
+    assert "holiday.jpg" in message and "not a readable image" in message and "Traceback" not in message
+    _shot(page, "03_junk_upload")
+
+    # the app keeps working; this time the photo is dragged onto the drop zone
+    _drop(page, SAMPLES / "coffee.jpg")
+    _wait_for_status(page, "coffee.jpg")
+    heat_w, heat_h = _image_size(page, "depthkit-heatmap")
+    assert heat_h > 0 and abs(heat_w / heat_h - 600 / 400) < 0.02
+    assert page.inner_text(".depthkit-message").strip() == ""
+    assert _image_size(page, "depthkit-heatmap")[0] > 0
+    # the effect tabs: open "Portrait blur" and wait for its picture
+    page.click(".depthkit-app .lm-TabBar-tab >> text=Portrait blur")
+    page.wait_for_function("() => document.querySelector('img.depthkit-blur')?.naturalWidth > 0", timeout=60_000)
+    page.locator("img.depthkit-blur").scroll_into_view_if_needed()
+    _shot(page, "04_recovered_and_blur")
+
+    # the sample picker, and a real download of the .npy through its data-URI link
+    page.select_option(".depthkit-sample select", "grace_hopper")
+    _wait_for_status(page, "grace_hopper.jpg")
+    page.locator(".depthkit-status").scroll_into_view_if_needed()
+    _shot(page, "05_sample_status_downloads")
+    with page.expect_download() as download:
+        page.click("a.depthkit-download[download$='_inverse_depth.npy']")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    with Image.open(SAMPLES / "grace_hopper.jpg") as im:
+        width, height = im.size
+    inverse_depth = np.load(saved)
+    assert saved.name == "grace_hopper_inverse_depth.npy" and inverse_depth.dtype == np.float32
+    assert inverse_depth.shape == fit_size(height, width, 1024) and np.isfinite(inverse_depth).all()
+
+    assert NOTEBOOK.read_bytes() == before, "JupyterLab wrote into the committed notebook"
+    assert time.monotonic() - started < 180
