@@ -94,8 +94,8 @@ def _cmd_demo(args) -> int:
         h, w = result.inverse_depth.shape
         rows.append(f'<div class="row"><figure><img src="{name}.png" alt="{name}"><figcaption>{name} '
                     f"({w}x{h} px)</figcaption></figure><figure><img src=\"{name}_inverse_depth.png\" "
-                    f'alt="{name} inverse depth"><figcaption>inverse depth, {result.seconds * 1000:.0f} ms'
-                    "</figcaption></figure></div>")
+                    f'alt="{name} inverse depth"><figcaption>{html.escape(result.caption)}, '
+                    f"{result.seconds * 1000:.0f} ms</figcaption></figure></div>")
         print(f"{name}: {w}x{h} px, {result.seconds * 1000:.0f} ms")
     info = model.weights_info
     page = _PAGE.format(cls="ok" if info.pretrained else "warn", label=html.escape(info.label),

@@ -77,6 +77,7 @@ def test_demo_writes_page_for_every_sample(tmp_path, capsys):
     assert "UNTRAINED" in capsys.readouterr().err
     page = (out / "index.html").read_text()
     assert "UNTRAINED random weights" in page
+    assert page.count("UNTRAINED weights: not a depth prediction") == len(list_samples())
     for name in list_samples():
         assert (out / f"{name}_inverse_depth.png").exists()
         assert f'src="{name}_inverse_depth.png"' in page
