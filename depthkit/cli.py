@@ -134,7 +134,7 @@ def _cmd_weights(args) -> int:
 def _cmd_report(args) -> int:
     from .report import make_report
 
-    out = make_report(args.images_dir, args.out, weights=args.weights)
+    out = make_report(args.images_dir, args.out, weights=args.weights, threads=args.threads, backend=args.backend)
     print(f"wrote {out}")
     return 0
 
@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("report", help="HTML report over a folder of images (papermill + nbconvert)")
     sp.add_argument("images_dir")
     sp.add_argument("--out", default="report.html")
-    sp.add_argument("--weights", default="auto")
+    sp.add_argument("--weights", default="auto", help="auto (default), pretrained, random, or a checkpoint path")
+    sp.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    sp.add_argument("--backend", default=None, help="inference backend, e.g. onnx (see depthkit.backends)")
     sp.set_defaults(func=_cmd_report)
     return p
 

@@ -85,7 +85,7 @@ def default_model():
     return _DEFAULT_MODEL
 
 
-def predict(model, x, *, channels_last: bool = True):
+def predict(model, x, *, channels_last: bool = True, backend: str | None = None):
     """Forward pass without autograd.
 
     Args:
@@ -93,6 +93,10 @@ def predict(model, x, *, channels_last: bool = True):
         x: (N, 3, h, w) float32 normalised tensor, h and w multiples of 32 (see :func:`depthkit.prepare`).
         channels_last: run in the channels_last memory format (faster for convolutions on CPUs); the model's
             weights are converted in place, once.
+        backend: ``None`` (default: plain PyTorch as chosen by ``channels_last``) or one of
+            :data:`depthkit.backends.BACKENDS` (``"eager"``, ``"channels_last"``, ``"bf16"``, ``"compile"``,
+            ``"onnx"``, ``"openvino"``) or ``"auto"``; a backend overrides ``channels_last``. See
+            :mod:`depthkit.backends`.
 
     Returns:
         (N, h, w) float32 tensor of relative inverse depth.
@@ -102,9 +106,15 @@ def predict(model, x, *, channels_last: bool = True):
     from .model import check_input
 
     check_input(x)
+    if backend is not None:
+        from .backends import run_backend
+
+        return run_backend(model, x, backend)
     with torch.inference_mode():
         if channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            stem = model.pretrained.layer1[0].weight
+            if not stem.is_contiguous(memory_format=torch.channels_last):  # convert once, not on every call
+                model = model.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         return model(x).contiguous()
 
@@ -124,7 +134,8 @@ def upsample(inverse_depth, size: tuple[int, int]):
     return F.interpolate(inverse_depth.unsqueeze(1), size=size, mode="bicubic", align_corners=False).squeeze(1)
 
 
-def estimate_depth(image, model=None, *, threads: int | None = None, channels_last: bool = True):
+def estimate_depth(image, model=None, *, threads: int | None = None, channels_last: bool = True,
+                   backend: str | None = None):
     """Estimate relative inverse depth for one photo or a list of photos.
 
     Args:
@@ -133,6 +144,8 @@ def estimate_depth(image, model=None, *, threads: int | None = None, channels_la
         model: a model from :func:`depthkit.load_model`; ``None`` uses :func:`default_model`.
         threads: torch CPU threads for this call (``None``: leave torch's setting).
         channels_last: use the channels_last memory format.
+        backend: ``None`` (plain PyTorch) or a backend name from :mod:`depthkit.backends` (e.g. ``"onnx"``);
+            checked before any work is done.
 
     Returns:
         A :class:`DepthResult` (or a list of them, in input order).
@@ -156,6 +169,10 @@ def estimate_depth(image, model=None, *, threads: int | None = None, channels_la
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"model must be a network from depthkit.load_model(), got {type(model).__name__}.")
     info = getattr(model, "weights_info", None)
+    if backend is not None:
+        from .backends import check_backend
+
+        check_backend(backend)
 
     results: list[DepthResult | None] = [None] * len(images)
     with num_threads(threads):
@@ -169,7 +186,7 @@ def estimate_depth(image, model=None, *, threads: int | None = None, channels_la
         for shape, idx in groups.items():
             t1 = time.perf_counter()
             batch = torch.from_numpy(np.stack([inputs[i] for i in idx]))
-            out = predict(model, batch, channels_last=channels_last)
+            out = predict(model, batch, channels_last=channels_last, backend=backend)
             maps = []
             with torch.inference_mode():
                 for j, i in enumerate(idx):

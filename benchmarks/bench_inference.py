@@ -1,0 +1,118 @@
+"""Issue 2's inference benchmark: the fp32 floor, the forward pass and the end-to-end path, in one table.
+
+    python benchmarks/bench_inference.py [--threads 2] [--repeats 7] [--backend onnx]
+
+Everything in the printed table is measured in this one run (ratios included):
+
+* the fp32 floor = FLOPs of MiDaS_small at 256x256 (FlopCounterMode, 1 multiply-add = 2 FLOPs) divided by the
+  measured GFLOP/s of a 2048x2048 fp32 ``torch.mm`` on the same threads;
+* forward medians at 256x256 in the contiguous (NCHW) and channels_last (NHWC) formats, and at 256x192 (the
+  network input of a 640x480 photo);
+* end-to-end for a 640x480 photo: JPEG bytes -> ``estimate_depth`` -> ``colorize`` -> PNG bytes;
+* with ``--backend`` (default: the fastest installed of onnx / openvino), the same forward and end-to-end rows
+  for that backend.
+
+Targets on 2 cores: forward <= 1.15 x floor, end-to-end <= 1.25 x forward (same network input size).
+The model is ``load_model("auto")``: offline that is the seeded random network; speed does not depend on the
+weights' values, but the depth maps are meaningless (the table says which weights ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2 = all cores here)")
+    p.add_argument("--repeats", type=int, default=7, help="timed repeats per row (median reported)")
+    p.add_argument("--budget", type=float, default=12.0, help="seconds of timed runs per row before stopping early")
+    p.add_argument("--backend", default="auto", help="extra backend rows: auto (fastest installed), none, or a name")
+    args = p.parse_args(argv)
+
+    import torch
+
+    import depthkit as dk
+    from depthkit import backends as B
+    from depthkit.bench import (ResultsTable, count_flops, fp32_floor_seconds, load_average, matmul_gflops,
+                                photo_jpeg, photo_to_png, time_call)
+
+    t_start = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    load_before = load_average()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = dk.load_model("auto")
+    x256 = torch.from_numpy(dk.transforms.prepare_array(dk.samples.load_sample("astronaut")))[None]  # 512x512 -> 256
+    assert tuple(x256.shape) == (1, 3, 256, 256)
+    jpeg = photo_jpeg(dk.samples.load_sample("motorcycle"), size=(640, 480))
+    x192 = dk.prepare(jpeg)  # (1, 3, 192, 256)
+
+    flops = count_flops(model, x256)
+    gflops = matmul_gflops(2048, threads=args.threads, repeats=5)
+    floor = fp32_floor_seconds(flops, gflops)
+
+    def timed(fn, *a, **kw):
+        return time_call(fn, *a, warmup=2, repeats=args.repeats, budget_s=args.budget, **kw)
+
+    rows = []
+    fwd = {}
+    for name, backend, x in [("forward 256x256, eager fp32 contiguous", "eager", x256),
+                             ("forward 256x256, channels_last", "channels_last", x256),
+                             ("forward 256x192, channels_last", "channels_last", x192)]:
+        t = timed(B.run_backend, model, x, backend)
+        fwd[(backend, x.shape[-2])] = t.median
+        rows.append((name, t, floor * x.shape[-2] / 256))
+    e2e = timed(photo_to_png, jpeg, model)
+
+    extra = args.backend
+    if extra == "auto":
+        extra = next((b for b in ("onnx", "openvino") if b in B.available_backends()), "none")
+    extra_rows = []
+    if extra != "none":
+        for x in (x256, x192):
+            t = timed(B.run_backend, model, x, extra)
+            fwd[(extra, x.shape[-2])] = t.median
+            extra_rows.append((f"forward {x.shape[-1]}x{x.shape[-2]}, {extra}", t, floor * x.shape[-2] / 256))
+        e2e_extra = timed(photo_to_png, jpeg, model, backend=extra)
+
+    table = ResultsTable(["quantity", "median", "min", "max", "unit", "ratio", "target", "met"],
+                         title=f"MiDaS_small inference on {args.threads} thread(s)")
+    table.add(quantity="FLOPs at 256x256 (1 multiply-add = 2 FLOPs)", median=flops / 1e9, unit="GFLOP")
+    table.add(quantity="fp32 matmul ceiling (2048² torch.mm)", median=gflops, unit="GFLOP/s")
+    table.add(quantity="fp32 floor at 256x256 = FLOPs / ceiling", median=floor * 1e3, unit="ms")
+    for name, t, fl in rows + extra_rows:
+        ratio = t.median / fl
+        table.add(quantity=name, median=t.median_ms, min=t.min * 1e3, max=t.max * 1e3, unit="ms",
+                  ratio=f"{ratio:.2f} x floor", target="<= 1.15 x floor", met=ratio <= 1.15)
+
+    def e2e_row(label, t, backend):
+        ratio = t.median / fwd[(backend, 192)]
+        table.add(quantity=label, median=t.median_ms, min=t.min * 1e3, max=t.max * 1e3, unit="ms",
+                  ratio=f"{ratio:.2f} x forward 256x192", target="<= 1.25 x forward", met=ratio <= 1.25)
+
+    e2e_row("end-to-end 640x480 JPEG -> depth -> colorize -> PNG (channels_last)", e2e, "channels_last")
+    if extra != "none":
+        e2e_row(f"end-to-end 640x480 JPEG -> PNG ({extra})", e2e_extra, extra)
+    table.notes += [
+        f"Weights: {model.weights_info.label}. Speed does not depend on the weights' values.",
+        f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"{os.cpu_count()} logical CPUs; load average {load_before:.1f} before / {load_average():.1f} after "
+        "(a load above the core count means other processes competed for the CPU and every time is inflated).",
+        "The floor of a 256x192 input is 0.75 x the 256x256 floor (FLOPs scale with pixels). "
+        f"Whole run: {time.perf_counter() - t_start:.0f} s.",
+    ]
+    print(table.to_markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,498 @@
+"""Measuring speed and memory honestly: timers, peak memory, FLOP counts, the matmul ceiling, result tables.
+
+How the numbers here are made:
+
+* **Time** is wall-clock time from :func:`time.perf_counter`. :func:`time_call` runs the function a few times
+  first (*warm-up*: lazy initialisation, memory allocation, weight re-packing and caches happen there) and then
+  reports the **median** of the timed repeats, with the minimum and maximum. The median is robust against a
+  few slow runs caused by other processes; the minimum is the best the machine did.
+* **FLOPs** come from :class:`torch.utils.flop_counter.FlopCounterMode`. It counts matrix products and
+  convolutions only, with the convention **one multiply-add = 2 FLOPs** (a (m, k) @ (k, n) product is
+  ``2 m k n`` FLOPs); element-wise work (batch norm, activations, additions, interpolation) is not counted.
+* **The fp32 floor** is ``flops / ceiling``: the time the network would take if every FLOP ran as fast as a big
+  fp32 matrix product (:func:`matmul_gflops`, a 2048 x 2048 ``torch.mm``) on the same threads. Real networks stay
+  above it: depthwise convolutions and element-wise layers move far more bytes per FLOP than a matmul.
+* **Peak memory** is the *resident set size high-water mark* (``ru_maxrss`` from :mod:`resource`): the most
+  physical memory the process ever held, including the torch library itself and every tensor. It cannot be
+  reset inside a process, so :func:`peak_rss_of` runs code in a fresh child process and reads the child's own
+  high-water mark (``VmHWM``). :mod:`tracemalloc` is *not* used for torch: it only sees memory allocated through
+  Python's allocator (numpy arrays, Python objects), not torch's tensors; :func:`python_peak_mb` offers it for
+  numpy-only code.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = [
+    "Timing",
+    "time_call",
+    "count_flops",
+    "matmul_gflops",
+    "fp32_floor_seconds",
+    "peak_rss_mb",
+    "peak_rss_of",
+    "python_peak_mb",
+    "load_average",
+    "photo_jpeg",
+    "photo_to_png",
+    "ResultsTable",
+]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock times of repeated calls, in seconds.
+
+    Attributes:
+        times: the timed repeats in seconds (warm-up runs excluded), in the order they ran.
+        warmup: how many untimed warm-up calls preceded them.
+
+    Example:
+        >>> t = Timing((0.3, 0.1, 0.2))
+        >>> t.median, t.min, t.max, round(t.median_ms)
+        (0.2, 0.1, 0.3, 200)
+    """
+
+    times: tuple[float, ...]
+    warmup: int = 0
+
+    def __post_init__(self):
+        if len(self.times) == 0:
+            raise InputError("Timing needs at least one measured time; use repeats >= 1.")
+
+    @property
+    def median(self) -> float:
+        """Median time in seconds (the number to report)."""
+        return float(statistics.median(self.times))
+
+    @property
+    def min(self) -> float:
+        """Fastest time in seconds."""
+        return float(min(self.times))
+
+    @property
+    def max(self) -> float:
+        """Slowest time in seconds."""
+        return float(max(self.times))
+
+    @property
+    def median_ms(self) -> float:
+        """Median time in milliseconds."""
+        return self.median * 1e3
+
+    @property
+    def n(self) -> int:
+        """Number of timed repeats."""
+        return len(self.times)
+
+    def __str__(self) -> str:
+        return (f"median {self.median * 1e3:.1f} ms (min {self.min * 1e3:.1f}, max {self.max * 1e3:.1f}, "
+                f"{self.n} runs after {self.warmup} warm-up)")
+
+
+def _check_count(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def time_call(fn, *args, warmup: int = 2, repeats: int = 10, budget_s: float | None = None, **kwargs) -> Timing:
+    """Time ``fn(*args, **kwargs)``: ``warmup`` untimed calls, then ``repeats`` timed calls.
+
+    Args:
+        fn: the callable to time.
+        *args, **kwargs: passed to ``fn`` on every call.
+        warmup: untimed calls first (>= 0); their cost (allocation, lazy set-up) is not what you want to measure.
+        repeats: timed calls (>= 1); report the median.
+        budget_s: optional time budget in seconds: stop repeating once the timed calls took longer than this
+            (after at least 3 of them, or all of ``repeats`` if fewer), so slow cases keep a benchmark short.
+
+    Returns:
+        :class:`Timing` with ``repeats`` times in seconds.
+
+    Example:
+        >>> t = time_call(sum, range(1000), warmup=1, repeats=5)
+        >>> t.n, t.warmup, t.min <= t.median <= t.max
+        (5, 1, True)
+    """
+    if not callable(fn):
+        raise InputError(f"time_call needs a callable, got {type(fn).__name__}; pass the function, not its result.")
+    warmup = _check_count(warmup, "warmup", 0)
+    repeats = _check_count(repeats, "repeats", 1)
+    for _ in range(warmup):
+        fn(*args, **kwargs)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(*args, **kwargs)
+        times.append(time.perf_counter() - t0)
+        if budget_s is not None and len(times) >= min(3, repeats) and sum(times) > budget_s:
+            break
+    return Timing(tuple(times), warmup)
+
+
+def count_flops(model, x) -> int:
+    """FLOPs of one forward pass, counted by :class:`torch.utils.flop_counter.FlopCounterMode`.
+
+    Convention: one multiply-add = 2 FLOPs; only matrix products and convolutions are counted.
+
+    Args:
+        model: a ``torch.nn.Module`` (or any callable on tensors).
+        x: its input tensor, e.g. (1, 3, 256, 256) float32.
+
+    Returns:
+        The FLOP count (int). MiDaS_small at 256 x 256: 9,190,336,512 (about 9.19 GFLOP).
+
+    Example:
+        >>> import torch
+        >>> count_flops(torch.nn.Linear(4, 3, bias=False), torch.zeros(2, 4))  # 2 * 2 * 4 * 3
+        48
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if not callable(model):
+        raise InputError(f"count_flops needs a model (callable), got {type(model).__name__}.")
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model(x)
+    return int(counter.get_total_flops())
+
+
+def matmul_gflops(n: int = 2048, threads: int | None = None, repeats: int = 5) -> float:
+    """Measured fp32 matrix-product speed: GFLOP/s of an ``n x n @ n x n`` ``torch.mm`` (2 n^3 FLOPs).
+
+    This is the practical compute ceiling ("roofline" roof) of the CPU for fp32 on the current threads.
+
+    Args:
+        n: matrix side (2048: 17.2 GFLOP per product, large enough to run at full speed).
+        threads: torch threads to use for the measurement (``None``: torch's current setting).
+        repeats: timed products; the median time is used.
+
+    Returns:
+        GFLOP/s (1 GFLOP = 1e9 FLOPs).
+    """
+    import torch
+
+    from .inference import num_threads
+
+    n = _check_count(n, "n", 1)
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g)
+    b = torch.randn(n, n, generator=g)
+    out = torch.empty(n, n)
+    with num_threads(threads):
+        t = time_call(torch.mm, a, b, out=out, warmup=1, repeats=repeats)
+    return 2.0 * n**3 / t.median / 1e9
+
+
+def fp32_floor_seconds(flops: float, gflops: float) -> float:
+    """The roofline floor: seconds needed if every FLOP ran at the matmul speed ``gflops``.
+
+    Args:
+        flops: FLOPs of the work (e.g. from :func:`count_flops`).
+        gflops: compute speed in GFLOP/s (e.g. from :func:`matmul_gflops`).
+
+    Example:
+        >>> round(fp32_floor_seconds(9.19e9, 160.0) * 1000, 1)  # ms
+        57.4
+    """
+    if not (flops >= 0 and gflops > 0 and math.isfinite(flops) and math.isfinite(gflops)):
+        raise InputError(f"need flops >= 0 and gflops > 0, got flops={flops!r}, gflops={gflops!r}.")
+    return float(flops) / (float(gflops) * 1e9)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (``ru_maxrss``), in MB (1 MB = 1e6 bytes).
+
+    It only ever grows; to measure one piece of work, run it in a fresh process (:func:`peak_rss_of`).
+    """
+    import resource
+
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux (bytes on macOS)
+    return kib * (1.0 if sys.platform == "darwin" else 1024.0) / 1e6
+
+
+_PEAK_WRAPPER = """
+import atexit, runpy, sys
+
+def _report_peak(path=sys.argv[2]):
+    try:
+        with open("/proc/self/status") as f:
+            kib = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+        with open(path, "w") as out:
+            out.write(kib)
+    except (OSError, StopIteration):
+        pass
+
+atexit.register(_report_peak)
+code_file = sys.argv[1]
+sys.argv = ["-c"]
+runpy.run_path(code_file, run_name="__main__")
+"""
+
+
+def peak_rss_of(code: str, timeout: float = 600.0, env: dict | None = None) -> tuple[int, float, str]:
+    """Run Python ``code`` in a fresh interpreter; return its exit code, peak resident memory and output.
+
+    The peak is the child's own high-water mark ``VmHWM`` (Linux ``/proc/self/status``, read at exit), which
+    starts from zero at ``exec``. (``ru_maxrss`` of a child is not usable here: Linux carries the *parent's*
+    high-water mark over fork and exec.) Elsewhere the child's ``ru_maxrss`` is used.
+
+    Args:
+        code: Python source, run as a script (``__name__ == "__main__"``) by this interpreter.
+        timeout: seconds before the child is killed.
+        env: environment for the child (default: this process's).
+
+    Returns:
+        ``(returncode, peak_mb, stdout + stderr)``; peak in MB (1e6 bytes).
+
+    Example:
+        >>> rc, mb, out = peak_rss_of("print(6 * 7)")
+        >>> rc, out.strip(), mb > 1
+        (0, '42', True)
+    """
+    import tempfile
+
+    if not isinstance(code, str):
+        raise InputError(f"code must be Python source text, got {type(code).__name__}.")
+    with tempfile.TemporaryDirectory(prefix="depthkit-peak-") as tmp:
+        script, peak_file = os.path.join(tmp, "code.py"), os.path.join(tmp, "peak_kib")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write(code)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _PEAK_WRAPPER, script, peak_file], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, env=env, timeout=timeout)
+            rc, out = proc.returncode, proc.stdout
+        except subprocess.TimeoutExpired as e:
+            rc, out = -9, (e.stdout or b"") + f"\n[killed after {timeout} s]".encode()
+        kib = None
+        if os.path.exists(peak_file):
+            with open(peak_file) as f:
+                text = f.read().strip()
+            kib = float(text) if text else None
+        if kib is None:
+            import resource
+
+            kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # fallback: max over children
+    return rc, kib * 1024.0 / 1e6, out.decode("utf-8", errors="replace")
+
+
+def python_peak_mb(fn, *args, **kwargs) -> tuple[object, float]:
+    """Peak memory allocated through Python's allocator while ``fn`` runs (:mod:`tracemalloc`), in MB.
+
+    Sees numpy arrays and Python objects, *not* torch tensors (torch has its own allocator).
+
+    Returns:
+        ``(fn's return value, peak MB)``.
+
+    Example:
+        >>> _, mb = python_peak_mb(np.zeros, (1000, 1000))  # 8 MB of float64
+        >>> 7.9 < mb < 9
+        True
+    """
+    import tracemalloc
+
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        result = fn(*args, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return result, (peak - base) / 1e6
+
+
+def load_average() -> float:
+    """1-minute load average of the machine (number of busy processes); > cores means timings are contended."""
+    try:
+        return float(os.getloadavg()[0])
+    except (OSError, AttributeError):  # pragma: no cover - not on Linux
+        return float("nan")
+
+
+def photo_jpeg(image, size: tuple[int, int] = (640, 480), quality: int = 90) -> bytes:
+    """A test photo as JPEG file content: ``image`` resized (bicubic) to ``size`` and encoded in memory.
+
+    Args:
+        image: (H, W, 3) uint8 RGB, e.g. ``depthkit.samples.load_sample("motorcycle")``.
+        size: (width, height) in pixels.
+        quality: JPEG quality (1-95).
+
+    Returns:
+        The bytes of a baseline JPEG file.
+
+    Example:
+        >>> data = photo_jpeg(np.zeros((10, 20, 3), np.uint8), size=(64, 48))
+        >>> data[:2] == b"\\xff\\xd8"
+        True
+    """
+    from PIL import Image
+
+    from .io import read_image
+
+    rgb = read_image(image)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).resize(tuple(size), Image.BICUBIC).save(buf, format="JPEG", quality=int(quality))
+    return buf.getvalue()
+
+
+def photo_to_png(data, model, *, backend: str | None = None, cmap: str = "inferno") -> bytes:
+    """The end-to-end path a user waits for: decode a photo, estimate depth, colour it, encode a PNG.
+
+    Args:
+        data: encoded image bytes (or anything :func:`depthkit.estimate_depth` accepts).
+        model: a model from :func:`depthkit.load_model`.
+        backend: inference backend (``None``: plain PyTorch, channels_last).
+        cmap: colour map of the heat map.
+
+    Returns:
+        PNG file content of the (H, W, 3) heat map at the photo's resolution. It is encoded with OpenCV at
+        zlib level 1 with the run-length strategy: lossless like any PNG, and on a 640x480 heat map about 2x
+        faster than PIL's default (level 6), which otherwise dominates the time outside the network.
+    """
+    import cv2
+
+    from .inference import estimate_depth
+    from .viz import colorize
+
+    result = estimate_depth(data, model, backend=backend)
+    bgr = np.ascontiguousarray(colorize(result.inverse_depth, cmap=cmap)[..., ::-1])
+    ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1,
+                                         cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE])
+    if not ok:  # pragma: no cover - OpenCV failing to encode a valid uint8 image
+        raise RuntimeError("OpenCV could not encode the heat map as PNG")
+    return buf.tobytes()
+
+
+def _fmt(value) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else ("yes" if value else "no")
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            return "–"
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+            return f"{v:.3g}"
+        return f"{v:.4g}" if abs(v) < 10 else f"{v:.1f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+@dataclass
+class ResultsTable:
+    """Rows of measurements that render as a markdown table (and a bar plot).
+
+    Args:
+        columns: column names in display order; a row may leave any of them out (shown empty).
+        title: optional heading printed above the table.
+        notes: lines printed under the table (conventions, machine, caveats).
+
+    Example:
+        >>> t = ResultsTable(["path", "ms"], title="demo")
+        >>> t.add(path="eager", ms=123.456)
+        >>> t.add(path="onnx", ms=50.0)
+        >>> print(t.to_markdown())
+        ### demo
+        <BLANKLINE>
+        | path | ms |
+        | --- | --- |
+        | eager | 123.5 |
+        | onnx | 50.0 |
+        >>> t.column("ms")
+        [123.456, 50.0]
+    """
+
+    columns: list
+    title: str = ""
+    notes: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.columns or not all(isinstance(c, str) for c in self.columns):
+            raise InputError("ResultsTable needs a non-empty list of column names (strings).")
+        self.columns = list(self.columns)
+
+    def add(self, **row) -> None:
+        """Append a row given as ``column=value``; unknown column names raise :class:`InputError`."""
+        unknown = [k for k in row if k not in self.columns]
+        if unknown:
+            raise InputError(f"unknown column(s) {unknown}; the table has {self.columns}.")
+        self.rows.append(dict(row))
+
+    def column(self, name: str) -> list:
+        """The values of one column, in row order (``None`` where a row has none)."""
+        if name not in self.columns:
+            raise InputError(f"unknown column {name!r}; the table has {self.columns}.")
+        return [r.get(name) for r in self.rows]
+
+    def to_markdown(self) -> str:
+        """The table as GitHub markdown (title as ``###`` heading, notes as lines after it)."""
+        lines = [f"### {self.title}", ""] if self.title else []
+        lines.append("| " + " | ".join(self.columns) + " |")
+        lines.append("| " + " | ".join("---" for _ in self.columns) + " |")
+        for r in self.rows:
+            lines.append("| " + " | ".join(_fmt(r.get(c)) for c in self.columns) + " |")
+        if self.notes:
+            lines.append("")
+            lines.extend(self.notes)
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+    def plot(self, value: str, label: str | None = None, ax=None, reference: float | None = None,
+             reference_label: str = "reference"):
+        """Horizontal bar plot of one numeric column (one bar per row).
+
+        Args:
+            value: the numeric column to plot (e.g. ``"median ms"``).
+            label: the column naming the bars (default: the first column).
+            ax: matplotlib axes to draw on (default: a new figure).
+            reference: draw a vertical dashed line at this value (e.g. the fp32 floor in ms).
+            reference_label: legend text of that line.
+
+        Returns:
+            The matplotlib Figure.
+        """
+        label = label or self.columns[0]
+        values = self.column(value)
+        names = [str(v) for v in self.column(label)]
+        if not values or any(not isinstance(v, (int, float, np.number)) for v in values):
+            raise InputError(f"column {value!r} must hold a number in every row to be plotted.")
+        if ax is None:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(6, 0.45 * len(values) + 1.2), layout="constrained")
+            ax = fig.add_subplot()
+        else:
+            fig = ax.figure
+        y = np.arange(len(values))
+        ax.barh(y, values, color="tab:blue")
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+        ax.set_xlabel(value)
+        if reference is not None:
+            ax.axvline(reference, color="tab:red", linestyle="--", label=reference_label)
+            ax.legend(loc="lower right")
+        if self.title:
+            ax.set_title(self.title)
+        return fig
