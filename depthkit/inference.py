@@ -112,8 +112,8 @@ def predict(model, x, *, channels_last: bool = True, backend: str | None = None)
         return run_backend(model, x, backend)
     with torch.inference_mode():
         if channels_last:
-            stem = model.pretrained.layer1[0].weight
-            if not stem.is_contiguous(memory_format=torch.channels_last):  # convert once, not on every call
+            conv = next((p for p in model.parameters() if p.dim() == 4), None)
+            if conv is not None and not conv.is_contiguous(memory_format=torch.channels_last):  # convert once
                 model = model.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         return model(x).contiguous()
