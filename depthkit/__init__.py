@@ -39,8 +39,8 @@ _LAZY_ATTRS = {
     "obstacle_warning": "effects",
 }
 _SUBMODULES = {
-    "app", "backends", "bench", "calibration", "cli", "effects", "inference", "io", "losses", "metrics", "model", "naive", "samples",
-    "synthetic", "transforms", "viz", "weights", "experiments", "report",
+    "app", "backends", "bench", "calibration", "cli", "effects", "experiments", "inference", "io", "losses",
+    "metrics", "model", "naive", "report", "samples", "synthetic", "transforms", "viz", "weights",
 }
 
 __all__ = ["DepthkitError", "ImageError", "InputError", "WeightsError", "__version__", *_LAZY_ATTRS]

@@ -33,6 +33,7 @@ the same rule gives for inputs whose sides are multiples of 32; the state_dict i
 
 from __future__ import annotations
 
+import atexit
 import copy
 import importlib.util
 import os
@@ -198,8 +199,6 @@ def _cleanup_tmpdirs():  # pragma: no cover - runs at exit
     for d in _TMPDIRS:
         shutil.rmtree(d, ignore_errors=True)
 
-
-import atexit  # noqa: E402
 
 atexit.register(_cleanup_tmpdirs)
 
