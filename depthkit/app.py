@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import html
 import io as _stdio
-import math
 import os
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .effects import encode_gif  # re-exported: the app's parallax preview
 from .errors import DepthkitError, InputError
 
 __all__ = ["DepthApp", "app", "describe_upload", "downscale", "encode_gif", "encode_png", "fit_size", "focus_pixel"]
@@ -110,46 +110,6 @@ def encode_png(array: np.ndarray, compress_level: int = 1) -> bytes:
 
     buffer = _stdio.BytesIO()
     Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
-
-
-def encode_gif(frames, fps: float = 12.0) -> bytes:
-    """Encode frames as a looping animated GIF in memory, with one shared 256-colour palette.
-
-    The palette is fitted once to pixels of all frames with PIL's fast octree quantiser (no dithering), which
-    is about a hundred times faster than quantising every frame with median cut and keeps colours from
-    flickering. Like every GIF writer, PIL merges consecutive identical frames into one longer frame.
-
-    Args:
-        frames: sequence of (H, W, 3) uint8 RGB frames of one size (e.g. from
-            :func:`depthkit.effects.parallax_frames`).
-        fps: frames per second (> 0; GIF stores whole milliseconds per frame).
-
-    Returns:
-        The GIF file content.
-
-    Example:
-        >>> gif = encode_gif([np.zeros((4, 6, 3), np.uint8), np.full((4, 6, 3), 255, np.uint8)])
-        >>> gif[:6]
-        b'GIF89a'
-    """
-    from PIL import Image
-
-    frames = list(frames)
-    if not frames or any(not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8
-                         or f.shape != frames[0].shape for f in frames):
-        raise InputError("frames must be a non-empty list of (H, W, 3) uint8 RGB frames of one size.")
-    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-        raise InputError(f"fps must be a positive number of frames per second, got {fps!r}.")
-    # The palette is fitted to a sample of pixels from every frame (every 4th pixel of each), so colours that
-    # appear only in later frames are represented too.
-    sample = np.concatenate([f[::2, ::2].reshape(-1, 3) for f in frames])[None]
-    palette = Image.fromarray(np.ascontiguousarray(sample)).quantize(256, method=Image.Quantize.FASTOCTREE)
-    first, *rest = [Image.fromarray(np.ascontiguousarray(f)).quantize(palette=palette, dither=Image.Dither.NONE)
-                    for f in frames]
-    buffer = _stdio.BytesIO()
-    first.save(buffer, format="GIF", save_all=True, append_images=rest, loop=0,
-               duration=max(round(1000.0 / fps), 1))
     return buffer.getvalue()
 
 

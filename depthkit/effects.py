@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DepthkitError, InputError
+from .errors import DepthkitError, ImageError, InputError
 from .viz import _as_image, _as_map, _check_same_size, _check_vrange, normalize
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "parallax_view",
     "portrait_blur",
     "portrait_blur_threshold",
+    "encode_gif",
     "save_gif",
     "save_mp4",
 ]
@@ -352,11 +353,15 @@ def parallax_frames(
 
 
 def _check_frames(frames) -> list[np.ndarray]:
-    frames = [_as_image(f, "each frame") for f in frames]
+    frames = list(frames)
     if not frames:
-        raise InputError("frames is empty; pass at least one (H, W, 3) uint8 frame.")
+        raise InputError("frames is empty; pass a non-empty list of (H, W, 3) uint8 RGB frames.")
+    try:
+        frames = [_as_image(f, "each frame") for f in frames]
+    except ImageError as e:
+        raise InputError(f"frames must be (H, W, 3) uint8 RGB arrays: {e}") from None
     if any(f.shape != frames[0].shape for f in frames):
-        raise InputError("all frames must have the same shape; resize them to one size first.")
+        raise InputError("all frames must have the same shape (frames of one size); resize them to one size first.")
     return frames
 
 
@@ -367,8 +372,42 @@ def _check_fps(fps) -> float:
     return fps
 
 
+def encode_gif(frames, fps: float = 12.0) -> bytes:
+    """Encode frames as a looping animated GIF in memory, with one shared 256-colour palette.
+
+    The palette is fitted once to pixels of all frames with PIL's fast octree quantiser (no dithering): about
+    a hundred times faster than Pillow's default median cut per frame, and colours do not flicker between
+    frames. Like every GIF writer, PIL merges consecutive identical frames into one longer frame.
+
+    Args:
+        frames: sequence of (H, W, 3) uint8 RGB frames of one size (e.g. from :func:`parallax_frames`).
+        fps: frames per second (> 0; GIF stores whole milliseconds per frame).
+
+    Returns:
+        The GIF file content.
+
+    Example:
+        >>> encode_gif([np.zeros((4, 6, 3), np.uint8), np.full((4, 6, 3), 255, np.uint8)])[:6]
+        b'GIF89a'
+    """
+    import io
+
+    from PIL import Image
+
+    frames = _check_frames(frames)
+    fps = _check_fps(fps)
+    # the palette is fitted to every 4th pixel of every frame, so colours of later frames are represented too
+    sample = np.concatenate([f[::2, ::2].reshape(-1, 3) for f in frames])[None]
+    palette = Image.fromarray(np.ascontiguousarray(sample)).quantize(256, method=Image.Quantize.FASTOCTREE)
+    first, *rest = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    buffer = io.BytesIO()
+    first.save(buffer, format="GIF", save_all=True, append_images=rest, loop=0,
+               duration=max(round(1000.0 / fps), 1))
+    return buffer.getvalue()
+
+
 def save_gif(frames, path, fps: float = 12.0) -> Path:
-    """Write frames as a looping animated GIF (Pillow).
+    """Write frames as a looping animated GIF (see :func:`encode_gif`).
 
     Args:
         frames: sequence of (H, W, 3) uint8 RGB frames of one size.
@@ -378,17 +417,9 @@ def save_gif(frames, path, fps: float = 12.0) -> Path:
     Returns:
         The written :class:`pathlib.Path`.
     """
-    from PIL import Image
-
-    frames = _check_frames(frames)
-    fps = _check_fps(fps)
+    data = encode_gif(frames, fps)
     path = Path(path)
-    # FASTOCTREE palettes take ~1 ms a frame; Pillow's default (median cut) takes ~150 ms at 320 px
-    pictures = [Image.fromarray(f).quantize(256, method=Image.Quantize.FASTOCTREE) for f in frames]
-    pictures[0].save(
-        path, format="GIF", save_all=True, append_images=pictures[1:], duration=max(round(1000.0 / fps), 1),
-        loop=0, optimize=False,
-    )
+    path.write_bytes(data)
     return path
 
 
