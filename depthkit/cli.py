@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -118,7 +119,7 @@ def _cmd_weights(args) -> int:
         else:
             print("present: no — run `python -m depthkit weights download` (internet) or "
                   "`python -m depthkit weights install FILE`")
-        env = W.os.environ.get(W.ENV_VAR)
+        env = os.environ.get(W.ENV_VAR)
         print(f"{W.ENV_VAR}: {env or '(not set)'}")
         return 0
     if args.action == "download":

@@ -20,6 +20,7 @@ recorded beside it (``.sha256``) and checked on every later load.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -107,7 +108,9 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
 def _expected_shapes() -> dict:
+    """Key -> shape of MiDaS_small's state dict (building the network once per process, not per check)."""
     from .model import MidasSmall
 
     return {k: tuple(v.shape) for k, v in MidasSmall().state_dict().items()}
@@ -191,7 +194,7 @@ def _verify_cached(path: Path) -> str:
     digest = sha256_file(path)
     side = _sidecar(path)
     if side.exists():
-        recorded = side.read_text().split()[0] if side.read_text().strip() else ""
+        recorded = (side.read_text().split() or [""])[0]
         if recorded != digest:
             raise WeightsError(f"the cached checkpoint {path} changed since it was verified (SHA-256 {digest[:12]}… "
                                f"instead of {recorded[:12]}…); delete it and {_HOW_TO_GET}.")
