@@ -2,9 +2,9 @@
 
 MiDaS predicts inverse depth only up to an unknown scale ``s`` and shift ``t``. If you know the true
 distance of at least two pixels (a tape measure, a door of known distance, a laser range finder), you can
-fit ``1 / Z = s * d + t`` by least squares, where ``d`` is the predicted inverse depth at those pixels, and
-then convert the whole map to metres: ``Z = 1 / (s * d + t)``. Where ``s * d + t <= 0`` the fitted model
-puts the point beyond the horizon; those pixels get ``Z = inf``.
+fit ``1 / Z = s * d + t`` by least squares (:func:`depthkit.alignment.fit_scale_shift`), where ``d`` is the
+predicted inverse depth at those pixels, and then convert the whole map to metres: ``Z = 1 / (s * d + t)``.
+Where ``s * d + t <= 0`` the fitted model puts the point beyond the horizon; those pixels get ``Z = inf``.
 
 The distances must be depths along the camera's viewing axis (the Z coordinate), not straight-line ranges
 from the camera; near the image centre the two are almost equal.
@@ -12,7 +12,7 @@ from the camera; near the image centre the two are almost equal.
 Example:
     >>> import numpy as np
     >>> inverse_depth = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)   # fake model output
-    >>> calib = fit_scale_shift(inverse_depth, [(0, 0, 2.0), (1, 1, 0.5)])     # (x px, y px, metres)
+    >>> calib = calibrate_from_points(inverse_depth, [(0, 0, 2.0), (1, 1, 0.5)])  # (x px, y px, metres)
     >>> round(calib.scale, 6), round(calib.shift, 6)
     (0.5, 0.0)
     >>> np.round(calib.depth_m.astype(float), 3).tolist()                     # metres
@@ -22,17 +22,21 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from . import checks
+from .alignment import fit_scale_shift, is_degenerate
 from .errors import InputError
-from .metrics import _fit_affine
 
-__all__ = ["Calibration", "apply_scale_shift", "fit_scale_shift"]
+__all__ = ["Calibration", "apply_scale_shift", "calibrate_from_points"]
 
 
 def _as_inverse_depth(inverse_depth) -> np.ndarray:
+    """(H, W) finite float64 map from an array, a tensor or a DepthResult, or raise InputError."""
     inverse_depth = getattr(inverse_depth, "inverse_depth", inverse_depth)  # accept a DepthResult too
     if hasattr(inverse_depth, "detach") and hasattr(inverse_depth, "cpu"):
         inverse_depth = inverse_depth.detach().cpu().numpy()
@@ -45,18 +49,10 @@ def _as_inverse_depth(inverse_depth) -> np.ndarray:
         ) from None
     if arr.ndim != 2 or arr.size == 0:
         raise InputError(f"inverse_depth must be a 2-D array (H, W), got shape {arr.shape}; pass a single depth map.")
-    if not np.isfinite(arr).all():
-        raise InputError("inverse_depth contains NaN or inf; pass the raw finite model output.")
-    return arr
+    return checks.check_finite(arr, "inverse_depth")
 
 
-def _check_number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value):
-        raise InputError(f"{name} must be a finite number, got {value!r}.")
-    return float(value)
-
-
-def apply_scale_shift(inverse_depth, scale: float, shift: float) -> np.ndarray:
+def apply_scale_shift(inverse_depth: ArrayLike, scale: float, shift: float) -> np.ndarray:
     """Convert relative inverse depth to metres with a fitted scale and shift: ``Z = 1 / (scale * d + shift)``.
 
     Args:
@@ -72,7 +68,7 @@ def apply_scale_shift(inverse_depth, scale: float, shift: float) -> np.ndarray:
         array([[inf, inf,  1.]], dtype=float32)
     """
     d = _as_inverse_depth(inverse_depth)
-    s, t = _check_number(scale, "scale"), _check_number(shift, "shift")
+    s, t = checks.check_finite_number(scale, "scale"), checks.check_finite_number(shift, "shift")
     inverse_metres = s * d + t
     depth = np.full(d.shape, np.inf)
     positive = inverse_metres > 0
@@ -101,7 +97,7 @@ class Calibration:
     points: tuple = ()
     window: int = 1
 
-    def apply(self, inverse_depth) -> np.ndarray:
+    def apply(self, inverse_depth: ArrayLike) -> np.ndarray:
         """Apply this calibration to another (H', W') inverse-depth map from the same camera and model.
 
         Returns:
@@ -150,13 +146,49 @@ def _read_inverse_depth(d: np.ndarray, col: int, row: int, window: int) -> float
     return float(np.median(patch))
 
 
-def fit_scale_shift(inverse_depth, points, window: int = 1) -> Calibration:
+def _check_window(window) -> int:
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1 or window % 2 == 0:
+        raise InputError(f"window must be an odd positive integer, got {window!r}; use 1, 3 or 5.")
+    return int(window)
+
+
+def _fit_points(d_at: np.ndarray, distances_m: np.ndarray) -> tuple[float, float]:
+    """Least squares of ``1 / distance = s * d + t`` (depthkit.alignment); refuses degenerate points, warns on s < 0."""
+    if is_degenerate(d_at):
+        raise InputError(
+            "all points have the same inverse depth in the map, so the scale cannot be determined; "
+            "pick points at clearly different depths."
+        )
+    scale, shift = fit_scale_shift(d_at, 1.0 / distances_m)
+    if scale < 0:
+        warnings.warn(
+            f"the fitted scale {scale:.3g} is negative: the measured distances contradict the map's near/far "
+            "order; check the points.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return scale, shift
+
+
+def _depth_at_points(d_at: np.ndarray, scale: float, shift: float) -> np.ndarray:
+    """Depth in metres predicted at each point, ``inf`` where ``scale * d + shift <= 0``."""
+    inverse_metres = scale * d_at + shift
+    predicted = np.full(d_at.shape, np.inf)
+    positive = inverse_metres > 0
+    predicted[positive] = 1.0 / inverse_metres[positive]
+    return predicted
+
+
+def calibrate_from_points(
+    inverse_depth: ArrayLike, points: Sequence[tuple[float, float, float]], window: int = 1
+) -> Calibration:
     """Fit ``1 / Z = s * d + t`` to measured distances and convert the inverse-depth map to metres.
 
     The fit is least squares in inverse metres (the space where the model is affine), over the inverse
-    depth ``d`` read at each point. With ``window > 1`` the value read at a point is the median of the
-    ``window x window`` pixels around it (cut at the image border), which makes a point clicked on a depth
-    edge or a noisy pixel less harmful. With exactly 2 points the fit passes through both exactly.
+    depth ``d`` read at each point (:func:`depthkit.alignment.fit_scale_shift`). With ``window > 1`` the value
+    read at a point is the median of the ``window x window`` pixels around it (cut at the image border), which
+    makes a point clicked on a depth edge or a noisy pixel less harmful. With exactly 2 points the fit passes
+    through both exactly.
 
     Args:
         inverse_depth: (H, W) float array, relative inverse depth (larger = nearer), finite; or a
@@ -179,35 +211,16 @@ def fit_scale_shift(inverse_depth, points, window: int = 1) -> Calibration:
             as nearer are farther away; check the points.
     """
     d = _as_inverse_depth(inverse_depth)
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1 or window % 2 == 0:
-        raise InputError(f"window must be an odd positive integer, got {window!r}; use 1, 3 or 5.")
-    height, width = d.shape
-    checked = _check_points(points, height, width)
-    d_at = np.array([_read_inverse_depth(d, col, row, int(window)) for col, row, _ in checked])
+    window = _check_window(window)
+    checked = _check_points(points, *d.shape)
+    d_at = np.array([_read_inverse_depth(d, col, row, window) for col, row, _ in checked])
     distances = np.array([distance for _, _, distance in checked])
-    fit = _fit_affine(d_at, 1.0 / distances)
-    if fit is None:
-        raise InputError(
-            "all points have the same inverse depth in the map, so the scale cannot be determined; "
-            "pick points at clearly different depths."
-        )
-    scale, shift = fit
-    if scale < 0:
-        warnings.warn(
-            f"the fitted scale {scale:.3g} is negative: the measured distances contradict the map's near/far "
-            "order; check the points.",
-            UserWarning,
-            stacklevel=2,
-        )
-    inverse_metres = scale * d_at + shift
-    predicted = np.full(len(checked), np.inf)
-    positive = inverse_metres > 0
-    predicted[positive] = 1.0 / inverse_metres[positive]
+    scale, shift = _fit_points(d_at, distances)
     return Calibration(
         depth_m=apply_scale_shift(d, scale, shift),
         scale=scale,
         shift=shift,
-        residuals_m=predicted - distances,
+        residuals_m=_depth_at_points(d_at, scale, shift) - distances,
         points=checked,
-        window=int(window),
+        window=window,
     )

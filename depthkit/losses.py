@@ -5,8 +5,8 @@ Cross-dataset Transfer") trains on many datasets whose depth has unknown scale a
 structure-from-motion, laser scans). It therefore predicts *relative inverse depth* (larger = nearer) and
 compares a prediction with its target only after removing scale and shift from both:
 
-- :func:`align_scale_shift` and :func:`ssi_mse_loss` fit ``s * pred + t`` to the target by least squares
-  (the paper's L_ssimse);
+- :func:`ssi_mse_loss` fits ``s * pred + t`` to the target by least squares
+  (:func:`depthkit.alignment.fit_scale_shift_torch`, the paper's Eq. 2-4) and takes the paper's L_ssimse;
 - :func:`normalize_median_mad`, :func:`ssi_loss` and :func:`ssi_trim_loss` normalise both maps robustly by
   their median and mean absolute deviation (the paper's L_ssi and L_ssitrim);
 - :func:`gradient_matching_loss` compares the gradients of the residual at several scales (L_reg);
@@ -27,13 +27,12 @@ Conventions shared by every function:
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from .errors import InputError
+from . import checks
+from .alignment import CONSTANT_TOLERANCE_EPS, fit_scale_shift_torch
 
 __all__ = [
-    "align_scale_shift",
     "gradient_matching_loss",
     "midas_loss",
     "normalize_median_mad",
@@ -42,67 +41,27 @@ __all__ = [
     "ssi_trim_loss",
 ]
 
-# A spread (standard deviation or mean absolute deviation) at or below this many float epsilons times the
-# largest magnitude is rounding noise: the image is treated as constant.
-_CONSTANT_TOLERANCE_EPS = 100.0
+# A spread (mean absolute deviation) at or below this many float epsilons times the largest magnitude is
+# rounding noise: the image is treated as constant (the same rule as depthkit.alignment's fit).
+_CONSTANT_TOLERANCE_EPS = CONSTANT_TOLERANCE_EPS
 
 
 # ----------------------------------------------------------------------------------------------- checks
 
 
-def _as_tensor(x, name: str) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor):
-        raise InputError(
-            f"{name} must be a torch.Tensor of shape (B, H, W) or (H, W), got {type(x).__name__}; "
-            "convert it with torch.as_tensor(...)."
-        )
-    if x.dtype == torch.bool or x.is_complex():
-        raise InputError(f"{name} must hold real numbers, got dtype {x.dtype}; pass a float tensor.")
-    if x.ndim not in (2, 3):
-        raise InputError(
-            f"{name} must have shape (B, H, W) or (H, W), got shape {tuple(x.shape)}; "
-            "squeeze the channel dimension of a (B, 1, H, W) output first."
-        )
-    if x.numel() == 0:
-        raise InputError(f"{name} is empty (shape {tuple(x.shape)}); pass at least one pixel.")
-    return x if x.is_floating_point() else x.float()
-
-
-def _as_mask(mask, shape: torch.Size, device: torch.device) -> torch.Tensor:
-    if mask is None:
-        return torch.ones(shape, dtype=torch.bool, device=device)
-    if isinstance(mask, np.ndarray):
-        mask = torch.from_numpy(mask)
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        kind = f"dtype {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise InputError(f"mask must be a bool tensor, got {kind}; build it with a comparison such as target > 0.")
-    if mask.shape != shape:
-        raise InputError(
-            f"mask has shape {tuple(mask.shape)} but the maps have shape {tuple(shape)}; pass one mask value per pixel."
-        )
-    return mask.to(device)
-
-
 def _prepare(pred, target, mask):
     """Validate, promote to a common float dtype and batch: returns (pred, target, mask, was_2d)."""
-    pred = _as_tensor(pred, "pred")
-    target = _as_tensor(target, "target")
-    if pred.shape != target.shape:
-        raise InputError(
-            f"pred has shape {tuple(pred.shape)} but target has shape {tuple(target.shape)}; "
-            "resize the prediction to the target resolution first."
-        )
+    pred = checks.as_tensor_map(pred, "pred")
+    target = checks.as_tensor_map(target, "target")
+    hint = "resize the prediction to the target resolution first"
+    checks.check_same_shape(pred, target, ("pred", "target"), hint=hint)
     dtype = torch.promote_types(pred.dtype, target.dtype)
     pred = pred.to(dtype)
     target = target.to(device=pred.device, dtype=dtype)
-    mask = _as_mask(mask, pred.shape, pred.device)
-    if not bool(torch.where(mask, torch.isfinite(target), True).all()):
-        raise InputError(
-            "target has NaN or inf values inside the mask; exclude them, "
-            "e.g. mask = torch.isfinite(target) & (target > 0)."
-        )
+    mask = checks.as_tensor_mask(mask, tuple(pred.shape), pred.device)
+    checks.check_finite_in_mask(
+        target, mask, "target", hint="exclude them, e.g. mask = torch.isfinite(target) & (target > 0)"
+    )
     was_2d = pred.ndim == 2
     if was_2d:
         pred, target, mask = pred[None], target[None], mask[None]
@@ -110,21 +69,17 @@ def _prepare(pred, target, mask):
 
 
 def _check_trim(trim) -> float:
-    if isinstance(trim, bool) or not isinstance(trim, (int, float, np.number)) or not 0.0 <= float(trim) < 1.0:
-        raise InputError(f"trim must be a fraction in [0, 1), got {trim!r}; use e.g. trim=0.2 to drop the worst 20 %.")
-    return float(trim)
+    hint = "use e.g. trim=0.2 to drop the worst 20 %"
+    return checks.check_range(trim, "trim", 0.0, 1.0, closed="left", what="a fraction", hint=hint)
 
 
 def _check_scales(scales) -> int:
-    if isinstance(scales, bool) or not isinstance(scales, (int, np.integer)) or scales < 1:
-        raise InputError(f"scales must be a positive integer, got {scales!r}; MiDaS uses scales=4.")
-    return int(scales)
+    return checks.check_positive_int(scales, "scales", hint="MiDaS uses scales=4")
 
 
 def _check_alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not np.isfinite(alpha) or alpha < 0:
-        raise InputError(f"alpha must be a non-negative number, got {alpha!r}; MiDaS uses alpha=0.5.")
-    return float(alpha)
+    hint = "MiDaS uses alpha=0.5"
+    return checks.check_positive(alpha, "alpha", allow_zero=True, what="a non-negative number", hint=hint)
 
 
 # -------------------------------------------------------------------------------------------- internals
@@ -150,26 +105,11 @@ def _batch_mean(per_image: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
     return per_image.sum() / n_images.to(per_image.dtype)
 
 
-def _fit_scale_shift(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor):
-    """Closed-form least squares of s * pred + t to target over mask, per image: returns (s, t), each (B,).
-
-    Uses the centred form s = cov(pred, target) / var(pred), t = mean(target) - s * mean(pred), which is
-    better conditioned in float32 than solving the raw 2x2 normal equations.
-    """
-    zero = torch.zeros_like(pred)
-    p = torch.where(mask, pred, zero)
-    q = torch.where(mask, target, zero)
-    count = _sum_hw(mask.to(pred.dtype)).clamp_min(1.0)
-    p_mean = _sum_hw(p) / count
-    q_mean = _sum_hw(q) / count
-    pc = torch.where(mask, p - _per_pixel(p_mean), zero)
-    qc = torch.where(mask, q - _per_pixel(q_mean), zero)
-    var = _sum_hw(pc * pc) / count
-    cov = _sum_hw(pc * qc) / count
-    ok = var > _tolerance(pred, mask) ** 2
-    scale = torch.where(ok, cov / torch.where(ok, var, torch.ones_like(var)), torch.zeros_like(var))
-    shift = q_mean - scale * p_mean
-    return scale, shift
+def _aligned(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``s * pred + t`` fitted to target by least squares per image (Eq. 2-4), zero outside mask: (B, H, W)."""
+    pred = _clean(pred, mask)
+    scale, shift = fit_scale_shift_torch(pred, _clean(target, mask), mask)
+    return _clean(_per_pixel(scale) * pred + _per_pixel(shift), mask)
 
 
 def _median_and_mad(x: torch.Tensor, mask: torch.Tensor):
@@ -241,45 +181,10 @@ def _valid_count(mask: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------- public
 
 
-def align_scale_shift(pred, target, mask=None):
-    """Fit ``scale * pred + shift`` to ``target`` by least squares, independently for each image.
-
-    The closed-form solution of min over (s, t) of sum over valid pixels of (s * pred + t - target)^2. If the
-    prediction is (numerically) constant over the valid pixels, or fewer than 2 pixels are valid, the scale
-    is undefined and is set to 0, so ``aligned`` is the mean valid target (0 if no pixel is valid). The
-    fit is differentiable: gradients flow through ``scale`` and ``shift`` to ``pred``.
-
-    Args:
-        pred: (B, H, W) or (H, W) float tensor, relative inverse depth (larger = nearer).
-        target: tensor of the same shape, target inverse depth (any scale and shift).
-        mask: optional bool tensor of the same shape, True where ``target`` is valid; default all True.
-
-    Returns:
-        ``(aligned, scale, shift)``: ``aligned`` has the shape of ``pred`` (every pixel is transformed,
-        including those outside the mask); ``scale`` and ``shift`` have shape (B,), or () for (H, W) input.
-
-    Raises:
-        InputError: wrong type or shape, mismatched shapes, a non-bool mask, or NaN/inf target in the mask.
-
-    Example:
-        >>> import torch
-        >>> target = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-        >>> aligned, scale, shift = align_scale_shift(target / 2 - 1, target)
-        >>> round(float(scale), 4), round(float(shift), 4)
-        (2.0, 2.0)
-    """
-    pred_b, target_b, mask_b, was_2d = _prepare(pred, target, mask)
-    scale, shift = _fit_scale_shift(_clean(pred_b, mask_b), _clean(target_b, mask_b), mask_b)
-    aligned = _per_pixel(scale) * pred_b + _per_pixel(shift)
-    if was_2d:
-        return aligned[0], scale[0], shift[0]
-    return aligned, scale, shift
-
-
-def ssi_mse_loss(pred, target, mask=None) -> torch.Tensor:
+def ssi_mse_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Scale- and shift-invariant mean squared error (the MiDaS paper's L_ssimse).
 
-    Per image: align ``pred`` to ``target`` with :func:`align_scale_shift`, then
+    Per image: align ``pred`` to ``target`` with :func:`depthkit.alignment.fit_scale_shift_torch`, then
     ``1 / (2M) * sum over valid pixels of (aligned - target)^2`` with M valid pixels. The result is the
     mean of these per-image values over the images that have at least one valid pixel.
 
@@ -300,15 +205,13 @@ def ssi_mse_loss(pred, target, mask=None) -> torch.Tensor:
         0.25
     """
     pred, target, mask, _ = _prepare(pred, target, mask)
-    pred, target = _clean(pred, mask), _clean(target, mask)
-    scale, shift = _fit_scale_shift(pred, target, mask)
-    residual = _clean(_per_pixel(scale) * pred + _per_pixel(shift) - target, mask)
+    residual = _aligned(pred, target, mask) - _clean(target, mask)
     count = _valid_count(mask)
     per_image = _sum_hw(residual * residual) / (2.0 * count.clamp_min(1).to(pred.dtype))
     return _batch_mean(per_image, count)
 
 
-def normalize_median_mad(x, mask=None) -> torch.Tensor:
+def normalize_median_mad(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Remove scale and shift robustly: ``(x - median) / mean|x - median|`` per image over valid pixels.
 
     The median (for an even count, the mean of the two middle values, like ``numpy.median``) and the mean
@@ -328,8 +231,8 @@ def normalize_median_mad(x, mask=None) -> torch.Tensor:
         >>> normalize_median_mad(torch.tensor([[1.0, 2.0, 6.0]]))
         tensor([[-0.6000,  0.0000,  2.4000]])
     """
-    x = _as_tensor(x, "x")
-    mask = _as_mask(mask, x.shape, x.device)
+    x = checks.as_tensor_map(x, "x")
+    mask = checks.as_tensor_mask(mask, tuple(x.shape), x.device)
     was_2d = x.ndim == 2
     x_b, mask_b = (x[None], mask[None]) if was_2d else (x, mask)
     median, mad = _median_and_mad(_clean(x_b, mask_b), mask_b)
@@ -339,7 +242,7 @@ def normalize_median_mad(x, mask=None) -> torch.Tensor:
     return out[0] if was_2d else out
 
 
-def ssi_loss(pred, target, mask=None) -> torch.Tensor:
+def ssi_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Robust scale- and shift-invariant loss (the MiDaS paper's L_ssi with rho = absolute value).
 
     Both maps are normalised with :func:`normalize_median_mad`; per image the loss is
@@ -347,12 +250,12 @@ def ssi_loss(pred, target, mask=None) -> torch.Tensor:
     The result is the mean over the images with at least one valid pixel.
 
     Args:
-        pred: (B, H, W) or (H, W) float tensor, relative inverse depth.
-        target: tensor of the same shape, target inverse depth.
+        pred: (B, H, W) or (H, W) float tensor, relative inverse depth with any scale and shift.
+        target: tensor of the same shape, target inverse depth (normalised in the same way).
         mask: optional bool tensor of the same shape, True where ``target`` is valid.
 
     Returns:
-        Scalar tensor (0-d), differentiable with respect to ``pred``.
+        Scalar tensor (0-d) in units of the normalised maps, differentiable with respect to ``pred``.
 
     Example:
         >>> import torch
@@ -367,7 +270,9 @@ def ssi_loss(pred, target, mask=None) -> torch.Tensor:
     return _batch_mean(per_image, count)
 
 
-def ssi_trim_loss(pred, target, mask=None, trim: float = 0.2) -> torch.Tensor:
+def ssi_trim_loss(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, trim: float = 0.2
+) -> torch.Tensor:
     """Trimmed robust scale- and shift-invariant loss (the MiDaS paper's L_ssitrim).
 
     Like :func:`ssi_loss`, but per image the ``floor(trim * M)`` largest absolute residuals are dropped
@@ -404,7 +309,13 @@ def ssi_trim_loss(pred, target, mask=None, trim: float = 0.2) -> torch.Tensor:
     return _batch_mean(per_image, count)
 
 
-def gradient_matching_loss(pred, target, mask=None, scales: int = 4, normalize: str = "median_mad") -> torch.Tensor:
+def gradient_matching_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    scales: int = 4,
+    normalize: str = "median_mad",
+) -> torch.Tensor:
     """Multi-scale gradient matching loss (the MiDaS paper's L_reg) on the scale/shift-free residual.
 
     With ``R = pred_n - target_n`` the residual after removing scale and shift, per image::
@@ -435,20 +346,24 @@ def gradient_matching_loss(pred, target, mask=None, scales: int = 4, normalize: 
         0.0
     """
     scales = _check_scales(scales)
-    if normalize not in ("median_mad", "least_squares"):
-        raise InputError(f"normalize must be 'median_mad' or 'least_squares', got {normalize!r}.")
+    checks.check_choice(normalize, "normalize", ("median_mad", "least_squares"))
     pred, target, mask, _ = _prepare(pred, target, mask)
     if normalize == "median_mad":
         pred_n, target_n = _normalized_pair(pred, target, mask)
     else:
-        pred_c, target_n = _clean(pred, mask), _clean(target, mask)
-        scale, shift = _fit_scale_shift(pred_c, target_n, mask)
-        pred_n = _clean(_per_pixel(scale) * pred_c + _per_pixel(shift), mask)
+        pred_n, target_n = _aligned(pred, target, mask), _clean(target, mask)
     per_image = _gradient_per_image(pred_n - target_n, mask, scales)
     return _batch_mean(per_image, _valid_count(mask))
 
 
-def midas_loss(pred, target, mask=None, alpha: float = 0.5, trim: float = 0.2, scales: int = 4) -> torch.Tensor:
+def midas_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    alpha: float = 0.5,
+    trim: float = 0.2,
+    scales: int = 4,
+) -> torch.Tensor:
     """The MiDaS training loss: ``ssi_trim_loss + alpha * gradient_matching_loss`` (median/MAD normalised).
 
     Both terms share one normalisation of ``pred`` and ``target`` and use the per-image-then-batch-mean

@@ -25,7 +25,10 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from . import checks
+from .alignment import fit_scale_shift, is_degenerate
 from .errors import InputError
 
 __all__ = [
@@ -41,57 +44,26 @@ __all__ = [
     "valid_mask",
 ]
 
-# Relative spread (standard deviation / largest magnitude) below which a prediction counts as constant.
-_CONSTANT_TOLERANCE = 1e-9
-
-
 # ----------------------------------------------------------------------------------------------- checks
 
 
+def _to_numpy(x):
+    """A torch tensor as a numpy array (no torch import needed); anything else unchanged."""
+    return x.detach().cpu().numpy() if hasattr(x, "detach") and hasattr(x, "cpu") else x
+
+
 def _as_array(x, name: str, allow_scalar: bool = False) -> np.ndarray:
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor: no torch import needed
-        x = x.detach().cpu().numpy()
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{name} must be an array of numbers, got {type(x).__name__}; pass a numpy array such as an (H, W) map."
-        ) from None
-    if (arr.ndim == 0 and not allow_scalar) or arr.size == 0:
-        raise InputError(
-            f"{name} must be a non-empty array, got shape {arr.shape}; pass a map such as an (H, W) array."
-        )
-    return arr
-
-
-def _as_mask(mask, shape) -> np.ndarray | None:
-    if mask is None:
-        return None
-    if hasattr(mask, "detach") and hasattr(mask, "cpu"):
-        mask = mask.detach().cpu().numpy()
-    mask = np.asarray(mask)
-    if mask.dtype != np.bool_:
-        raise InputError(
-            f"mask must be a bool array, got dtype {mask.dtype}; build it with a comparison such as gt > 0."
-        )
-    if mask.shape != shape:
-        raise InputError(f"mask has shape {mask.shape} but gt has shape {shape}; pass one mask value per pixel.")
-    return mask
+    return checks.as_array(_to_numpy(x), name, allow_scalar=allow_scalar)
 
 
 def _prepare(pred, gt, mask, pred_name: str = "pred", gt_name: str = "gt"):
     """Validate and return (pred, gt, valid) with valid = valid_mask(gt) & mask, which is never empty."""
     pred = _as_array(pred, pred_name)
     gt = _as_array(gt, gt_name)
-    if pred.shape != gt.shape:
-        raise InputError(
-            f"{pred_name} has shape {pred.shape} but {gt_name} has shape {gt.shape}; "
-            "resize the prediction to the ground-truth resolution first."
-        )
-    mask = _as_mask(mask, gt.shape)
+    checks.check_same_shape(pred, gt, (pred_name, gt_name))
     valid = valid_mask(gt)
     if mask is not None:
-        valid &= mask
+        valid &= checks.as_mask(_to_numpy(mask), gt.shape)
     if not valid.any():
         raise InputError(
             f"{gt_name} has no valid pixel (finite and > 0) inside the mask; check the ground truth and the mask."
@@ -109,44 +81,26 @@ def _check_positive_depth(pred: np.ndarray, valid: np.ndarray) -> None:
         )
 
 
-def _check_finite(pred: np.ndarray, name: str) -> None:
-    if not np.isfinite(pred).all():
-        raise InputError(f"{name} contains NaN or inf; pass the raw finite model output.")
-
-
 def _check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not threshold > 1:
+    if not checks.is_number(threshold) or not threshold > 1:
         raise InputError(f"threshold must be a number > 1, got {threshold!r}; the usual value is 1.25.")
     return float(threshold)
 
 
 def _check_cap(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value < np.inf:
-        raise InputError(f"{name} must be a positive finite number in the units of gt, got {value!r}.")
-    return float(value)
+    return checks.check_positive(value, name, unit="in the units of gt")
 
 
-def _fit_affine(x: np.ndarray, y: np.ndarray):
-    """Least squares of s * x + t to y (1-D float64): returns (s, t), or None if x is (numerically) constant."""
-    x_mean, y_mean = x.mean(), y.mean()
-    xc = x - x_mean
-    var = np.mean(xc * xc)
-    if not np.sqrt(var) > _CONSTANT_TOLERANCE * np.max(np.abs(x)):
-        return None
-    scale = np.mean(xc * (y - y_mean)) / var
-    return float(scale), float(y_mean - scale * x_mean)
-
-
-def _fit_or_raise(x, y, pred_name):
+def _fit_or_raise(x: np.ndarray, y: np.ndarray, pred_name: str) -> tuple[float, float]:
+    """Scale and shift of ``x`` to ``y`` (1-D, valid pixels) by depthkit.alignment, refusing degenerate input."""
     if x.size < 2:
         raise InputError(f"only {x.size} valid pixel; a scale and shift need at least 2 valid ground-truth pixels.")
-    fit = _fit_affine(x, y)
-    if fit is None:
+    if is_degenerate(x):
         raise InputError(
             f"{pred_name} is constant over the valid pixels, so no scale and shift can be fitted; "
             "check that the prediction is not blank."
         )
-    return fit
+    return fit_scale_shift(x, y)
 
 
 def _max_ratio(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -157,7 +111,7 @@ def _max_ratio(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- public
 
 
-def valid_mask(gt) -> np.ndarray:
+def valid_mask(gt: ArrayLike) -> np.ndarray:
     """Pixels where the ground-truth depth is usable: finite and strictly positive.
 
     Middlebury marks unknown disparity as +inf (which :func:`disparity_to_depth` keeps as inf); other
@@ -180,7 +134,7 @@ def valid_mask(gt) -> np.ndarray:
 
 def _align_disparity(pred, gt, mask, max_depth):
     pred, gt, valid = _prepare(pred, gt, mask, "pred_inverse_depth", "gt_depth")
-    _check_finite(pred, "pred_inverse_depth")
+    checks.check_finite(pred, "pred_inverse_depth")
     scale, shift = _fit_or_raise(pred[valid], 1.0 / gt[valid], "pred_inverse_depth")
     max_depth = float(gt[valid].max()) if max_depth is None else _check_cap(max_depth, "max_depth")
     disparity = scale * pred + shift
@@ -189,7 +143,9 @@ def _align_disparity(pred, gt, mask, max_depth):
     return depth, scale, shift, gt, valid, clamped
 
 
-def align_disparity(pred_inverse_depth, gt_depth, mask=None, max_depth=None):
+def align_disparity(
+    pred_inverse_depth: ArrayLike, gt_depth: ArrayLike, mask: ArrayLike | None = None, max_depth: float | None = None
+) -> tuple[np.ndarray, float, float]:
     """Align a relative inverse depth to ground-truth depth in disparity space, then convert it to depth.
 
     Fits ``s * pred_inverse_depth + t`` to ``1 / gt_depth`` by least squares over the valid pixels (the
@@ -227,7 +183,7 @@ def align_disparity(pred_inverse_depth, gt_depth, mask=None, max_depth=None):
 
 def _align_depth(pred, gt, mask, min_depth, pred_name="pred_depth"):
     pred, gt, valid = _prepare(pred, gt, mask, pred_name, "gt_depth")
-    _check_finite(pred, pred_name)
+    checks.check_finite(pred, pred_name)
     scale, shift = _fit_or_raise(pred[valid], gt[valid], pred_name)
     min_depth = 1e-3 * float(gt[valid].min()) if min_depth is None else _check_cap(min_depth, "min_depth")
     depth = scale * pred + shift
@@ -235,7 +191,9 @@ def _align_depth(pred, gt, mask, min_depth, pred_name="pred_depth"):
     return np.maximum(depth, min_depth), scale, shift, gt, valid, clamped
 
 
-def align_depth(pred_depth, gt_depth, mask=None, min_depth=None):
+def align_depth(
+    pred_depth: ArrayLike, gt_depth: ArrayLike, mask: ArrayLike | None = None, min_depth: float | None = None
+) -> tuple[np.ndarray, float, float]:
     """Align a depth prediction to ground-truth depth by least squares in depth space.
 
     Fits ``s * pred_depth + t`` to ``gt_depth`` directly. This gives different (usually worse) results than
@@ -271,7 +229,7 @@ def align_depth(pred_depth, gt_depth, mask=None, min_depth=None):
     return depth, scale, shift
 
 
-def abs_rel(pred, gt, mask=None) -> float:
+def abs_rel(pred: ArrayLike, gt: ArrayLike, mask: ArrayLike | None = None) -> float:
     """Mean absolute relative error ``mean(|d - d*| / d*)`` over the valid pixels (lower is better).
 
     Args:
@@ -292,7 +250,7 @@ def abs_rel(pred, gt, mask=None) -> float:
     return float(np.mean(np.abs(pred[valid] - gt[valid]) / gt[valid]))
 
 
-def rmse(pred, gt, mask=None) -> float:
+def rmse(pred: ArrayLike, gt: ArrayLike, mask: ArrayLike | None = None) -> float:
     """Root mean squared error ``sqrt(mean((d - d*)^2))`` over the valid pixels, in the units of ``gt``.
 
     Args:
@@ -312,7 +270,9 @@ def rmse(pred, gt, mask=None) -> float:
     return float(np.sqrt(np.mean((pred[valid] - gt[valid]) ** 2)))
 
 
-def delta_accuracy(pred, gt, mask=None, threshold: float = 1.25, power: int = 1) -> float:
+def delta_accuracy(
+    pred: ArrayLike, gt: ArrayLike, mask: ArrayLike | None = None, threshold: float = 1.25, power: int = 1
+) -> float:
     """Threshold accuracy: fraction of valid pixels with ``max(d / d*, d* / d) < threshold ** power``.
 
     ``power`` 1, 2, 3 give the usual delta1, delta2, delta3 (higher is better).
@@ -333,14 +293,15 @@ def delta_accuracy(pred, gt, mask=None, threshold: float = 1.25, power: int = 1)
         (0.6666666666666666, 1.0)
     """
     threshold = _check_threshold(threshold)
-    if isinstance(power, bool) or not isinstance(power, (int, np.integer)) or power < 1:
-        raise InputError(f"power must be a positive integer, got {power!r}; use 1, 2 or 3.")
+    power = checks.check_positive_int(power, "power", hint="use 1, 2 or 3")
     pred, gt, valid = _prepare(pred, gt, mask)
     _check_positive_depth(pred, valid)
     return float(np.mean(_max_ratio(pred[valid], gt[valid]) < threshold**power))
 
 
-def bad_pixel_percent(pred, gt, mask=None, threshold: float = 1.25) -> float:
+def bad_pixel_percent(
+    pred: ArrayLike, gt: ArrayLike, mask: ArrayLike | None = None, threshold: float = 1.25
+) -> float:
     """Percentage of valid pixels with ``max(d / d*, d* / d) > threshold`` (an error; lower is better).
 
     This is the "delta > 1.25" column of the MiDaS paper's tables. It is ``100 * (1 - delta1)`` except for
@@ -365,7 +326,9 @@ def bad_pixel_percent(pred, gt, mask=None, threshold: float = 1.25) -> float:
     return float(100.0 * np.mean(_max_ratio(pred[valid], gt[valid]) > threshold))
 
 
-def evaluate(pred_inverse_depth, gt_depth, mask=None, align: str = "disparity") -> dict:
+def evaluate(
+    pred_inverse_depth: ArrayLike, gt_depth: ArrayLike, mask: ArrayLike | None = None, align: str = "disparity"
+) -> dict:
     """Align a relative inverse depth to ground truth and compute every metric of this module.
 
     Args:
@@ -388,13 +351,12 @@ def evaluate(pred_inverse_depth, gt_depth, mask=None, align: str = "disparity") 
         InputError: bad shapes, no or too few valid pixels, a constant or non-finite prediction, or an
             unknown ``align``.
     """
-    if align not in ("disparity", "depth"):
-        raise InputError(f"align must be 'disparity' or 'depth', got {align!r}.")
+    checks.check_choice(align, "align", ("disparity", "depth"))
     if align == "disparity":
         depth, scale, shift, gt, valid, clamped = _align_disparity(pred_inverse_depth, gt_depth, mask, None)
     else:
         inverse = _as_array(pred_inverse_depth, "pred_inverse_depth")
-        _check_finite(inverse, "pred_inverse_depth")
+        checks.check_finite(inverse, "pred_inverse_depth")
         largest = float(inverse.max())
         if largest <= 0:
             raise InputError(
@@ -418,19 +380,26 @@ def evaluate(pred_inverse_depth, gt_depth, mask=None, align: str = "disparity") 
     }
 
 
-def _check_camera(focal_px, baseline_m, doffs_px):
-    for name, value in (("focal_px", focal_px), ("baseline_m", baseline_m)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value < np.inf:
-            raise InputError(f"{name} must be a positive finite number, got {value!r}.")
-    if isinstance(doffs_px, bool) or not isinstance(doffs_px, (int, float, np.number)) or not np.isfinite(doffs_px):
-        raise InputError(f"doffs_px must be a finite number of pixels, got {doffs_px!r}; use 0.0 if unsure.")
+def _check_camera(focal_px, baseline_m, doffs_px) -> None:
+    checks.check_positive(focal_px, "focal_px")
+    checks.check_positive(baseline_m, "baseline_m")
+    checks.check_finite_number(doffs_px, "doffs_px", unit="of pixels", hint="use 0.0 if unsure")
 
 
-def _scalar_or_array(result: np.ndarray):
-    return float(result) if result.ndim == 0 else result
+def _stereo_reciprocal(values, name: str, focal_px, baseline_m, offset_before: float, offset_after: float):
+    """``baseline_m * focal_px / (values + offset_before) + offset_after`` where that denominator is finite and
+    positive, ``inf`` elsewhere; a float for scalar input. Depth <-> disparity are both of this form."""
+    x = _as_array(values, name, allow_scalar=True) + float(offset_before)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(x) & (x > 0)
+    out = np.full(x.shape, np.inf)
+    out[ok] = baseline_m * focal_px / x[ok] + float(offset_after)
+    return float(out) if out.ndim == 0 else out
 
 
-def disparity_to_depth(disparity_px, focal_px: float, baseline_m: float, doffs_px: float = 0.0):
+def disparity_to_depth(
+    disparity_px: ArrayLike, focal_px: float, baseline_m: float, doffs_px: float = 0.0
+) -> np.ndarray | float:
     """Convert stereo disparity (pixels) to depth (metres): ``Z = baseline_m * focal_px / (d + doffs_px)``.
 
     This is the Middlebury convention, where ``doffs_px`` is the x-difference of the two principal points
@@ -452,16 +421,12 @@ def disparity_to_depth(disparity_px, focal_px: float, baseline_m: float, doffs_p
         array([ 2., inf, inf])
     """
     _check_camera(focal_px, baseline_m, doffs_px)
-    disparity = _as_array(disparity_px, "disparity_px", allow_scalar=True)
-    d = disparity + float(doffs_px)
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(d) & (d > 0)
-    depth = np.full(d.shape, np.inf)
-    depth[ok] = baseline_m * focal_px / d[ok]
-    return _scalar_or_array(depth)
+    return _stereo_reciprocal(disparity_px, "disparity_px", focal_px, baseline_m, doffs_px, 0.0)
 
 
-def depth_to_disparity(depth_m, focal_px: float, baseline_m: float, doffs_px: float = 0.0):
+def depth_to_disparity(
+    depth_m: ArrayLike, focal_px: float, baseline_m: float, doffs_px: float = 0.0
+) -> np.ndarray | float:
     """Convert depth (metres) to stereo disparity (pixels): ``d = baseline_m * focal_px / Z - doffs_px``.
 
     The inverse of :func:`disparity_to_depth`; invalid depths (inf, NaN, <= 0) give ``inf`` disparity, the
@@ -471,19 +436,15 @@ def depth_to_disparity(depth_m, focal_px: float, baseline_m: float, doffs_px: fl
         depth_m: scalar or float array, depth in metres.
         focal_px: focal length in pixels, > 0.
         baseline_m: stereo baseline in metres, > 0.
-        doffs_px: principal-point offset in pixels.
+        doffs_px: principal-point offset in pixels (``doffs`` in Middlebury's calib.txt).
 
     Returns:
-        Disparity in pixels: a float64 array of the input shape, or a float for scalar input.
+        Disparity in pixels (``inf`` where the depth is invalid): a float64 array of the input shape, or a
+        float for scalar input.
 
     Example:
         >>> depth_to_disparity(2.0, focal_px=1000.0, baseline_m=0.2)
         100.0
     """
     _check_camera(focal_px, baseline_m, doffs_px)
-    z = _as_array(depth_m, "depth_m", allow_scalar=True)
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(z) & (z > 0)
-    disparity = np.full(z.shape, np.inf)
-    disparity[ok] = baseline_m * focal_px / z[ok] - float(doffs_px)
-    return _scalar_or_array(disparity)
+    return _stereo_reciprocal(depth_m, "depth_m", focal_px, baseline_m, 0.0, -float(doffs_px))

@@ -14,8 +14,9 @@ Conventions:
   have depth ``+inf`` and inverse depth ``0``.
 
 The module also builds the three deliberately *incompatible* training sets used by the dataset-mixing
-experiment (:func:`mixed_datasets`): metric depth, disparity with an unknown per-dataset scale, and relative
-inverse depth with an unknown per-image scale and shift.
+experiment (:func:`mixed_datasets`), the three kinds of ground truth of the MiDaS paper (arXiv:1907.01341,
+Sec. 5, Table 1): metric depth (calibrated sensors), depth up to an unknown scale per image (structure from
+motion) and disparity up to an unknown scale and shift per image (uncalibrated stereo).
 
 Example:
     >>> from depthkit.synthetic import Camera, Sphere, render
@@ -36,21 +37,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import checks
 from .errors import InputError
 
 __all__ = [
-    "Camera",
-    "Sphere",
+    "DATASET_KINDS",
+    "DEPTH_KINDS",
+    "DISPARITY_KINDS",
+    "AnnotatedSample",
     "Box",
+    "Camera",
     "Cylinder",
     "Scene",
+    "Sphere",
     "TextureSet",
+    "mixed_datasets",
+    "random_camera",
     "render",
     "render_scene",
-    "random_camera",
-    "AnnotatedSample",
-    "DATASET_KINDS",
-    "mixed_datasets",
     "to_disparity_space",
 ]
 
@@ -64,16 +68,8 @@ _DEFAULT_SAMPLE_NAMES = ("astronaut", "chelsea", "coffee", "grace_hopper", "rock
 # Camera and primitives
 # --------------------------------------------------------------------------------------------------------------
 def _as_size(size) -> tuple[int, int]:
-    """Normalise ``size`` (int or (H, W)) to a pair of positive ints, or raise InputError."""
-    if isinstance(size, (int, np.integer)):
-        size = (int(size), int(size))
-    try:
-        h, w = (int(s) for s in size)
-    except (TypeError, ValueError):
-        raise InputError(f"size must be an int or a pair (height, width) in px, got {size!r}; pass e.g. (128, 128).")
-    if h < 2 or w < 2 or h > 4096 or w > 4096:
-        raise InputError(f"size must be between 2 and 4096 px per side, got {(h, w)}; pass e.g. (128, 128).")
-    return h, w
+    """Normalise ``size`` (int or (H, W)) to a pair of ints between 2 and 4096 px, or raise InputError."""
+    return checks.as_size(size)
 
 
 @dataclass(frozen=True)
@@ -101,7 +97,9 @@ class Camera:
         if not 0.0 < float(self.fov_deg) < 180.0:
             raise InputError(f"fov_deg must be between 0 and 180 degrees, got {self.fov_deg}; pass e.g. 60.")
         if not float(self.elevation_m) > 0.0:
-            raise InputError(f"elevation_m must be > 0 metres (the camera is above the ground), got {self.elevation_m}.")
+            raise InputError(
+                f"elevation_m must be > 0 metres (the camera is above the ground), got {self.elevation_m}."
+            )
         if not -89.0 <= float(self.pitch_deg) <= 89.0:
             raise InputError(f"pitch_deg must be between -89 and 89 degrees, got {self.pitch_deg}.")
 
@@ -324,7 +322,8 @@ def _normal_and_uv(p, obj):
     # Cylinder
     bx, by, bz = (float(v) for v in obj.base)
     q = p - np.array([bx, by, bz])
-    on_cap = (np.abs(q[:, 1]) < 1e-5 * max(1.0, obj.height)) | (np.abs(q[:, 1] - obj.height) < 1e-5 * max(1.0, obj.height))
+    cap_tolerance = 1e-5 * max(1.0, obj.height)
+    on_cap = (np.abs(q[:, 1]) < cap_tolerance) | (np.abs(q[:, 1] - obj.height) < cap_tolerance)
     radial = q[:, 0] ** 2 + q[:, 2] ** 2
     on_cap &= radial < (obj.radius * (1 - 1e-6)) ** 2
     n = np.zeros_like(q)
@@ -464,19 +463,119 @@ def _unit(v) -> np.ndarray:
     return v / norm
 
 
+def _check_render_args(camera, background, wall_distance_m, ambient, haze_density) -> None:
+    checks.check_type(camera, "camera", Camera, "a depthkit.synthetic.Camera")
+    checks.check_choice(background, "background", ("sky", "wall"))
+    if background == "wall" and not float(wall_distance_m) > 0:
+        raise InputError(f"wall_distance_m must be > 0 metres, got {wall_distance_m}.")
+    if not 0.0 <= float(ambient) <= 1.0:
+        raise InputError(f"ambient must be in [0, 1], got {ambient}.")
+    if not float(haze_density) >= 0.0:
+        raise InputError(f"haze_density must be >= 0 (1/m), got {haze_density}.")
+
+
+def _nearest_hits(camera: Camera, d: np.ndarray, objects: tuple, background: str, wall_distance_m: float):
+    """Primary visibility: ray parameter t (N,) of the nearest surface (= depth Z in metres) and its label (N,)."""
+    origin = camera.position
+    t_best = np.full(d.shape[0], np.inf)
+    label = np.full(d.shape[0], SKY, dtype=np.int16)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_ground = np.where(d[:, 1] < 0, -origin[1] / d[:, 1], np.inf)
+    hit = t_ground < t_best
+    t_best[hit], label[hit] = t_ground[hit], GROUND
+    if background == "wall":
+        along = d @ camera.forward()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_wall = np.where(along > 0, float(wall_distance_m) / along, np.inf)
+        hit = t_wall < t_best
+        t_best[hit], label[hit] = t_wall[hit], WALL
+    for k, obj in enumerate(objects):
+        t_obj = _intersect(origin, d, obj)
+        hit = t_obj < t_best
+        t_best[hit], label[hit] = t_obj[hit], 2 + k
+    return t_best, label
+
+
+def _sky_gradient(d_sky: np.ndarray, ray_len: np.ndarray, sky_colors) -> np.ndarray:
+    """(N, 3) float32 sky colours: horizon colour blending into the zenith colour as rays point upwards."""
+    up = np.clip(d_sky[:, 1] / ray_len, 0.0, 1.0)[:, None] ** 0.6
+    horizon, zenith = (np.asarray(c, dtype=np.float32) for c in sky_colors)
+    return horizon * (1 - up) + zenith * up
+
+
+def _surface_frame(lab: int, obj, p: np.ndarray, fwd: np.ndarray):
+    """Normals (N, 3) and texture coordinates (N, 2, metres) of hit points p on the ground, the wall or obj."""
+    if lab == GROUND:
+        return np.tile([0.0, 1.0, 0.0], (p.shape[0], 1)), p[:, [0, 2]]
+    if lab == WALL:
+        right = np.cross(fwd, [0.0, 1.0, 0.0])
+        return np.tile(-fwd, (p.shape[0], 1)), np.stack([p @ right, p[:, 1]], axis=1)
+    return _normal_and_uv(p, obj)
+
+
+def _lit_fraction(p: np.ndarray, n: np.ndarray, lab: int, objects: tuple, light: np.ndarray) -> np.ndarray:
+    """(N,) bool: True where the hit point sees the light past every other primitive (hard shadows)."""
+    start = p + 1e-4 * n
+    lit = np.ones(p.shape[0], dtype=bool)
+    shadow_dirs = np.broadcast_to(light, start.shape)
+    for k, other in enumerate(objects):
+        if 2 + k == lab:
+            continue  # convex primitives never shadow their own lit side; Lambert handles the dark side
+        lit &= ~np.isfinite(_intersect(start, shadow_dirs, other, eps=1e-4))
+    return lit
+
+
+def _shade(camera, d, t_best, label, objects, pyramids, rng, light, ambient, shadows, sky_colors) -> np.ndarray:
+    """(N, 3) float32 linear colour of every ray: textured Lambertian surfaces with shadows, and the sky."""
+    origin, fwd = camera.position, camera.forward()
+    ray_len = np.linalg.norm(d, axis=1)
+    color = np.empty((d.shape[0], 3), dtype=np.float32)
+    sky = label == SKY
+    if sky.any():
+        color[sky] = _sky_gradient(d[sky], ray_len[sky], sky_colors)
+    surfaces = [(GROUND, None), (WALL, None)] + [(2 + k, obj) for k, obj in enumerate(objects)]
+    for lab, obj in surfaces:
+        # Materials are drawn for every surface, visible or not, so that a scene's look does not depend on
+        # which surfaces happen to be visible.
+        mat = _random_material(rng, len(pyramids), (1.5, 6.0) if obj is None else (0.6, 2.5))
+        sel = np.nonzero(label == lab)[0]
+        if sel.size == 0:
+            continue
+        p = origin + t_best[sel, None] * d[sel]
+        n, uv = _surface_frame(lab, obj, p, fwd)
+        dist = t_best[sel] * ray_len[sel]
+        cos_view = np.abs(np.einsum("ij,ij->i", n, d[sel])) / ray_len[sel]
+        footprint = dist / camera.focal_px / np.maximum(cos_view, 0.2)
+        albedo = _sample_texture(pyramids[mat.texture], mat, uv, footprint)
+        lambert = np.clip(n @ light, 0.0, None)
+        if shadows and objects:
+            lambert = lambert * _lit_fraction(p, n, lab, objects, light)
+        shade = ambient + (1.0 - ambient) * lambert
+        color[sel] = albedo * shade[:, None].astype(np.float32)
+    return color
+
+
+def _add_haze(color, t_best, ray_len, sky, haze_density: float, haze_color) -> np.ndarray:
+    """Blend surfaces into the haze colour with the distance along the ray (the sky is left alone)."""
+    dist = np.where(sky, np.inf, t_best * ray_len)
+    keep = np.exp(-float(haze_density) * dist).astype(np.float32)[:, None]
+    hz = np.asarray(haze_color, dtype=np.float32)
+    return np.where(sky[:, None], color, color * keep + hz * (1 - keep))
+
+
 def render(
     camera: Camera,
     objects: Sequence = (),
     *,
     background: str = "sky",
     wall_distance_m: float = 20.0,
-    textures=None,
-    light_direction=(0.4, 1.0, -0.3),
+    textures: TextureSet | Sequence[np.ndarray] | None = None,
+    light_direction: Sequence[float] = (0.4, 1.0, -0.3),
     ambient: float = 0.35,
     shadows: bool = True,
     haze_density: float = 0.0,
-    haze_color=(0.78, 0.82, 0.88),
-    sky_colors=((0.80, 0.86, 0.93), (0.35, 0.55, 0.85)),
+    haze_color: Sequence[float] = (0.78, 0.82, 0.88),
+    sky_colors: Sequence[Sequence[float]] = ((0.80, 0.86, 0.93), (0.35, 0.55, 0.85)),
     seed: int = 0,
 ) -> Scene:
     """Ray-cast a scene made of the ground plane, a wall or sky, and the given primitives.
@@ -501,112 +600,25 @@ def render(
     Returns:
         A :class:`Scene` with the image, the exact depth (metres) and inverse depth (1/m).
     """
-    if not isinstance(camera, Camera):
-        raise InputError(f"camera must be a depthkit.synthetic.Camera, got {type(camera).__name__}.")
-    if background not in ("sky", "wall"):
-        raise InputError(f"background must be 'sky' or 'wall', got {background!r}.")
-    if background == "wall" and not float(wall_distance_m) > 0:
-        raise InputError(f"wall_distance_m must be > 0 metres, got {wall_distance_m}.")
-    if not 0.0 <= float(ambient) <= 1.0:
-        raise InputError(f"ambient must be in [0, 1], got {ambient}.")
-    if not float(haze_density) >= 0.0:
-        raise InputError(f"haze_density must be >= 0 (1/m), got {haze_density}.")
+    _check_render_args(camera, background, wall_distance_m, ambient, haze_density)
     objects = _check_objects(objects)
     light = _unit(light_direction)
     pyramids = _texture_pyramids(textures)
     rng = np.random.default_rng(seed)
-
     h, w = camera.size
-    origin = camera.position
     d = camera.world_rays().reshape(-1, 3)
-    n_rays = d.shape[0]
-
-    # ---- primary visibility: nearest hit over all surfaces --------------------------------------------------
-    t_best = np.full(n_rays, np.inf)
-    label = np.full(n_rays, SKY, dtype=np.int16)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_ground = np.where(d[:, 1] < 0, -origin[1] / d[:, 1], np.inf)
-    hit = t_ground < t_best
-    t_best[hit], label[hit] = t_ground[hit], GROUND
-    fwd = camera.forward()
-    if background == "wall":
-        along = d @ fwd
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t_wall = np.where(along > 0, float(wall_distance_m) / along, np.inf)
-        hit = t_wall < t_best
-        t_best[hit], label[hit] = t_wall[hit], WALL
-    for k, obj in enumerate(objects):
-        t_obj = _intersect(origin, d, obj)
-        hit = t_obj < t_best
-        t_best[hit], label[hit] = t_obj[hit], 2 + k
-
-    # ---- shading --------------------------------------------------------------------------------------------
-    ray_len = np.linalg.norm(d, axis=1)
-    f_px = camera.focal_px
-    color = np.empty((n_rays, 3), dtype=np.float32)
-    sky = label == SKY
-    if sky.any():
-        up = np.clip(d[sky, 1] / ray_len[sky], 0.0, 1.0)[:, None] ** 0.6
-        horizon, zenith = (np.asarray(c, dtype=np.float32) for c in sky_colors)
-        color[sky] = horizon * (1 - up) + zenith * up
-    surfaces = [(GROUND, None), (WALL, None)] + [(2 + k, obj) for k, obj in enumerate(objects)]
-    right = np.cross(fwd, [0.0, 1.0, 0.0])
-    for lab, obj in surfaces:
-        # Materials are drawn for every surface, visible or not, so that a scene's look does not depend on
-        # which surfaces happen to be visible.
-        mat = _random_material(rng, len(pyramids), (1.5, 6.0) if obj is None else (0.6, 2.5))
-        sel = np.nonzero(label == lab)[0]
-        if sel.size == 0:
-            continue
-        p = origin + t_best[sel, None] * d[sel]
-        if lab == GROUND:
-            n = np.tile([0.0, 1.0, 0.0], (sel.size, 1))
-            uv = p[:, [0, 2]]
-        elif lab == WALL:
-            n = np.tile(-fwd, (sel.size, 1))
-            uv = np.stack([p @ right, p[:, 1]], axis=1)
-        else:
-            n, uv = _normal_and_uv(p, obj)
-        dist = t_best[sel] * ray_len[sel]
-        cos_view = np.abs(np.einsum("ij,ij->i", n, d[sel])) / ray_len[sel]
-        footprint = dist / f_px / np.maximum(cos_view, 0.2)
-        albedo = _sample_texture(pyramids[mat.texture], mat, uv, footprint)
-        lambert = np.clip(n @ light, 0.0, None)
-        if shadows and objects:
-            start = p + 1e-4 * n
-            lit = np.ones(sel.size, dtype=bool)
-            shadow_dirs = np.broadcast_to(light, start.shape)
-            for k, other in enumerate(objects):
-                if 2 + k == lab:
-                    continue  # convex primitives never shadow their own lit side; Lambert handles the dark side
-                lit &= ~np.isfinite(_intersect(start, shadow_dirs, other, eps=1e-4))
-            lambert = lambert * lit
-        shade = ambient + (1.0 - ambient) * lambert
-        color[sel] = albedo * shade[:, None].astype(np.float32)
-
+    t_best, label = _nearest_hits(camera, d, objects, background, wall_distance_m)
+    color = _shade(camera, d, t_best, label, objects, pyramids, rng, light, ambient, shadows, sky_colors)
     if haze_density > 0:
-        dist = np.where(sky, np.inf, t_best * ray_len)
-        keep = np.exp(-float(haze_density) * dist).astype(np.float32)[:, None]
-        hz = np.asarray(haze_color, dtype=np.float32)
-        color = np.where(sky[:, None], color, color * keep + hz * (1 - keep))
-
-    image = np.clip(np.rint(color * 255.0), 0, 255).astype(np.uint8).reshape(h, w, 3)
+        color = _add_haze(color, t_best, np.linalg.norm(d, axis=1), label == SKY, haze_density, haze_color)
     depth = t_best.reshape(h, w).astype(np.float32)
     with np.errstate(divide="ignore"):
         inverse = np.where(np.isfinite(depth), 1.0 / depth, 0.0).astype(np.float32)
-    return Scene(
-        image=image,
-        depth_m=depth,
-        inverse_depth=inverse,
-        camera=camera,
-        labels=label.reshape(h, w),
-        objects=objects,
-        light_direction=light,
-        haze_density=float(haze_density),
-    )
+    image = np.clip(np.rint(color * 255.0), 0, 255).astype(np.uint8).reshape(h, w, 3)
+    return Scene(image, depth, inverse, camera, label.reshape(h, w), objects, light, float(haze_density))
 
 
-def random_camera(rng: np.random.Generator, size=(128, 128)) -> Camera:
+def random_camera(rng: np.random.Generator, size: int | tuple[int, int] = (128, 128)) -> Camera:
     """Draw a random camera pose: elevation 0.8-2.5 m, pitch 0-25 deg down, any yaw, roll within +-4 deg.
 
     Args:
@@ -650,11 +662,41 @@ def _random_objects(rng: np.random.Generator, camera: Camera, n: int, max_distan
     return objects
 
 
+def _check_scene_args(seed, background, n_objects) -> None:
+    checks.check_int(seed, "seed")
+    if background not in (None, "sky", "wall"):
+        raise InputError(f"background must be 'sky', 'wall' or None (random), got {background!r}.")
+    if n_objects is not None:
+        checks.check_int(n_objects, "n_objects", minimum=0, maximum=50, hint="or pass None")
+
+
+def _random_look(rng: np.random.Generator) -> dict:
+    """Random background, object count, haze, light and sky colours of a scene, in a fixed draw order."""
+    look = {
+        "background": ("sky", "wall")[int(rng.integers(2))],
+        "wall_distance_m": float(rng.uniform(12.0, 30.0)),
+        "n_objects": int(rng.integers(2, 7)),
+        "haze": bool(rng.random() < 0.4),
+        "haze_density": float(rng.uniform(0.02, 0.08)),
+    }
+    azimuth, elevation = rng.uniform(0.0, 2 * math.pi), rng.uniform(math.radians(25.0), math.radians(75.0))
+    look["light_direction"] = (
+        math.cos(elevation) * math.cos(azimuth),
+        math.sin(elevation),
+        math.cos(elevation) * math.sin(azimuth),
+    )
+    look["ambient"] = float(rng.uniform(0.25, 0.5))
+    horizon = tuple(float(v) for v in rng.uniform(0.7, 0.95, size=3))
+    zenith = tuple(float(v) for v in rng.uniform([0.2, 0.35, 0.6], [0.45, 0.6, 0.95]))
+    look["haze_color"], look["sky_colors"] = horizon, (horizon, zenith)
+    return look
+
+
 def render_scene(
     seed: int,
-    size=(128, 128),
+    size: int | tuple[int, int] = (128, 128),
     *,
-    textures=None,
+    textures: TextureSet | Sequence[np.ndarray] | None = None,
     background: str | None = None,
     n_objects: int | None = None,
     haze: bool | None = None,
@@ -687,66 +729,64 @@ def render_scene(
         >>> a.depth_m.shape, bool(np.array_equal(a.image, b.image))
         ((24, 32), True)
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InputError(f"seed must be an integer, got {seed!r}.")
-    if background not in (None, "sky", "wall"):
-        raise InputError(f"background must be 'sky', 'wall' or None (random), got {background!r}.")
-    if n_objects is not None and not (isinstance(n_objects, (int, np.integer)) and 0 <= n_objects <= 50):
-        raise InputError(f"n_objects must be an integer between 0 and 50 or None, got {n_objects!r}.")
+    _check_scene_args(seed, background, n_objects)
     rng = np.random.default_rng(int(seed))
     camera = random_camera(rng, size)
-    bg = ("sky", "wall")[int(rng.integers(2))]
-    wall_distance = float(rng.uniform(12.0, 30.0))
-    count = int(rng.integers(2, 7))
-    use_haze = bool(rng.random() < 0.4)
-    haze_density = float(rng.uniform(0.02, 0.08))
-    azimuth, elevation = rng.uniform(0.0, 2 * math.pi), rng.uniform(math.radians(25.0), math.radians(75.0))
-    light = (math.cos(elevation) * math.cos(azimuth), math.sin(elevation), math.cos(elevation) * math.sin(azimuth))
-    ambient = float(rng.uniform(0.25, 0.5))
-    horizon = rng.uniform(0.7, 0.95, size=3)
-    zenith = rng.uniform([0.2, 0.35, 0.6], [0.45, 0.6, 0.95])
-    bg = background or bg
-    count = count if n_objects is None else int(n_objects)
-    use_haze = use_haze if haze is None else bool(haze)
-    max_distance = wall_distance - 2.5 if bg == "wall" else 20.0
+    look = _random_look(rng)  # drawn in full before the overrides, so overriding one setting keeps the others
+    bg = background or look["background"]
+    count = look["n_objects"] if n_objects is None else int(n_objects)
+    use_haze = look["haze"] if haze is None else bool(haze)
+    max_distance = look["wall_distance_m"] - 2.5 if bg == "wall" else 20.0
     objects = _random_objects(rng, camera, count, max_distance)
     return render(
         camera,
         objects,
         background=bg,
-        wall_distance_m=wall_distance,
+        wall_distance_m=look["wall_distance_m"],
         textures=textures,
-        light_direction=light,
-        ambient=ambient,
+        light_direction=look["light_direction"],
+        ambient=look["ambient"],
         shadows=shadows,
-        haze_density=haze_density if use_haze else 0.0,
-        haze_color=tuple(float(v) for v in horizon),
-        sky_colors=(tuple(float(v) for v in horizon), tuple(float(v) for v in zenith)),
+        haze_density=look["haze_density"] if use_haze else 0.0,
+        haze_color=look["haze_color"],
+        sky_colors=look["sky_colors"],
         seed=int(rng.integers(2**31)),
     )
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Three incompatible "datasets"
+# Three incompatible "datasets" (Ranftl et al., TPAMI 2020, arXiv:1907.01341, Sec. 5 and Table 1)
 # --------------------------------------------------------------------------------------------------------------
 DATASET_KINDS = {
-    "A": "metric_depth",  # depth in metres; sky invalid
-    "B": "disparity",  # s_B / depth with one unknown scale s_B per dataset; sky = 0 (valid)
-    "C": "relative_inverse_depth",  # a_i / depth + b_i with unknown scale and shift per image; sky = b_i (valid)
+    "A": "metric_depth",  # calibrated sensor (laser scanner, RGB-D): depth in metres; sky invalid
+    "B": "depth_up_to_scale",  # structure from motion: a_i * depth, unknown scale a_i per image; sky invalid
+    "C": "disparity_up_to_scale_and_shift",  # uncalibrated stereo: s_i / depth + t_i per image; sky = t_i (valid)
 }
+#: The annotation kinds that hold a depth (larger = farther) and those that hold a disparity (larger = nearer).
+DEPTH_KINDS = ("metric_depth", "depth_up_to_scale")
+DISPARITY_KINDS = ("disparity_up_to_scale_and_shift", "disparity")
+
+# Ranges of the hidden per-image parameters: the SfM scale a_i (unitless, log-uniform), the stereo scale s_i
+# (focal length in px times an unknown baseline in m, log-uniform) and the stereo shift t_i (px, uniform;
+# a principal-point offset, either sign).
+_SFM_SCALE_RANGE = (0.1, 10.0)
+_STEREO_SCALE_RANGE = (10.0, 200.0)
+_STEREO_SHIFT_RANGE = (-5.0, 5.0)
 
 
 @dataclass
 class AnnotatedSample:
-    """One training item annotated the way its source dataset annotates.
+    """One training item annotated the way its source dataset annotates (the paper's Table 1).
 
     Attributes:
         image: (H, W, 3) uint8 RGB.
         target: (H, W) float32 annotation in the dataset's own units (see ``kind``).
-        mask: (H, W) bool, True where ``target`` is defined (sky is invalid in "A", valid in "B" and "C").
+        mask: (H, W) bool, True where ``target`` is defined (sky is invalid in "A" and "B", valid in "C").
         dataset: "A", "B" or "C".
-        kind: "metric_depth" (metres), "disparity" (``scale / depth_m``, unknown ``scale`` per dataset) or
-            "relative_inverse_depth" (``scale / depth_m + shift``, unknown ``scale`` and ``shift`` per image).
+        kind: "metric_depth" (metres, a calibrated sensor), "depth_up_to_scale" (``scale * depth_m``: structure
+            from motion, an unknown ``scale`` per image, as each reconstruction has its own) or
+            "disparity_up_to_scale_and_shift" (``scale / depth_m + shift`` in px: uncalibrated stereo, an unknown
+            baseline and principal-point shift per image).
         depth_m: (H, W) float32 ground-truth depth in metres (``+inf`` sky), for evaluation only.
         scale: the hidden scale (1.0 for "A").
         shift: the hidden shift (0.0 for "A" and "B").
@@ -764,13 +804,10 @@ class AnnotatedSample:
 
 def _annotate(scene: Scene, dataset: str, scale: float, shift: float) -> AnnotatedSample:
     finite = np.isfinite(scene.depth_m)
-    if dataset == "A":
-        target = np.where(finite, scene.depth_m, np.inf).astype(np.float32)
+    if dataset in ("A", "B"):  # depth sensors and reconstructions see no sky
+        target = np.where(finite, scale * scene.depth_m, np.inf).astype(np.float32)
         mask = finite
-    elif dataset == "B":
-        target = (scale * scene.inverse_depth).astype(np.float32)
-        mask = np.ones_like(finite)
-    else:
+    else:  # stereo matching puts the sky at disparity 0, i.e. at the unknown shift
         target = (scale * scene.inverse_depth + shift).astype(np.float32)
         mask = np.ones_like(finite)
     return AnnotatedSample(scene.image, target, mask, dataset, DATASET_KINDS[dataset], scene.depth_m, scale, shift)
@@ -780,15 +817,42 @@ def _item_seed(seed: int, stream: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(stream), int(index)]).generate_state(1)[0])
 
 
-def mixed_datasets(n_per_dataset: int, size=(64, 64), seed: int = 0, *, textures=None, datasets=("A", "B", "C"),
-                   stream: int = 0) -> list[AnnotatedSample]:
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _hidden_parameters(dataset: str, item_seed: int) -> tuple[float, float]:
+    """The unknown (scale, shift) of one annotation, drawn from the item's own seed."""
+    rng = np.random.default_rng(np.random.SeedSequence([item_seed, 1]))
+    if dataset == "A":
+        return 1.0, 0.0
+    if dataset == "B":
+        return _log_uniform(rng, *_SFM_SCALE_RANGE), 0.0
+    return _log_uniform(rng, *_STEREO_SCALE_RANGE), float(rng.uniform(*_STEREO_SHIFT_RANGE))
+
+
+def mixed_datasets(
+    n_per_dataset: int,
+    size: int | tuple[int, int] = (64, 64),
+    seed: int = 0,
+    *,
+    textures: TextureSet | Sequence[np.ndarray] | None = None,
+    datasets: Sequence[str] = ("A", "B", "C"),
+    stream: int = 0,
+) -> list[AnnotatedSample]:
     """Render three synthetic "datasets" whose annotations are mutually incompatible.
 
-    * **A** - metric depth in metres (like a laser scanner); sky pixels are invalid (``mask`` False, target inf).
-    * **B** - disparity ``s_B / depth_m`` with one unknown scale ``s_B`` (log-uniform in [10, 200]) shared by the
-      whole dataset (like stereo with an unknown baseline and focal length); sky = 0 and valid.
-    * **C** - relative inverse depth ``a_i / depth_m + b_i`` with a per-image unknown scale ``a_i`` (log-uniform in
-      [0.5, 50]) and shift ``b_i`` (uniform in [0, 1]), like a structure-from-motion reconstruction; sky = ``b_i``.
+    The three kinds of ground truth of the MiDaS paper (Ranftl et al., TPAMI 2020, arXiv:1907.01341, Sec. 5
+    and Table 1):
+
+    * **A** - calibrated sensors (laser scanner, RGB-D): metric depth in metres; sky invalid (``mask`` False,
+      target inf).
+    * **B** - structure from motion: depth up to an unknown scale, ``a_i * depth_m``, with a scale ``a_i``
+      (log-uniform in [0.1, 10]) of its own for every image, as every reconstruction has its own; sky invalid.
+    * **C** - uncalibrated stereo (web stereo, 3D movies): disparity up to an unknown scale and shift,
+      ``s_i / depth_m + t_i`` in px, with ``s_i`` (log-uniform in [10, 200], focal length times the unknown
+      baseline) and ``t_i`` (uniform in [-5, 5] px, the unknown principal-point shift) per image; the sky is
+      matched at disparity ``t_i`` and is valid.
 
     Every item carries its ground-truth ``depth_m`` for evaluation. Items are ordered A..., B..., C....
 
@@ -807,46 +871,37 @@ def mixed_datasets(n_per_dataset: int, size=(64, 64), seed: int = 0, *, textures
         >>> import numpy as np
         >>> items = mixed_datasets(1, size=(16, 16), seed=0, textures=[np.full((8, 8, 3), 90, np.uint8)])
         >>> [(s.dataset, s.kind) for s in items]
-        [('A', 'metric_depth'), ('B', 'disparity'), ('C', 'relative_inverse_depth')]
+        [('A', 'metric_depth'), ('B', 'depth_up_to_scale'), ('C', 'disparity_up_to_scale_and_shift')]
     """
-    if isinstance(n_per_dataset, bool) or not isinstance(n_per_dataset, (int, np.integer)) or n_per_dataset < 1:
-        raise InputError(f"n_per_dataset must be a positive integer, got {n_per_dataset!r}.")
+    n_per_dataset = checks.check_positive_int(n_per_dataset, "n_per_dataset")
     bad = [d for d in datasets if d not in DATASET_KINDS]
     if bad or not datasets:
         raise InputError(f"datasets must be a non-empty subset of ('A', 'B', 'C'), got {tuple(datasets)!r}.")
     size = _as_size(size)
     textures = textures if isinstance(textures, TextureSet) else TextureSet(textures)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(stream), 2**20]))
-    scale_b = float(np.exp(rng.uniform(np.log(10.0), np.log(200.0))))
     items = []
     for d_index, name in enumerate(("A", "B", "C")):
         if name not in datasets:
             continue
-        for i in range(int(n_per_dataset)):
+        for i in range(n_per_dataset):
             item_seed = _item_seed(seed, 1000 * int(stream) + d_index, i)
             scene = render_scene(item_seed, size, textures=textures)
-            if name == "A":
-                scale, shift = 1.0, 0.0
-            elif name == "B":
-                scale, shift = scale_b, 0.0
-            else:
-                r = np.random.default_rng(item_seed)
-                scale, shift = float(np.exp(r.uniform(np.log(0.5), np.log(50.0)))), float(r.uniform(0.0, 1.0))
-            items.append(_annotate(scene, name, scale, shift))
+            items.append(_annotate(scene, name, *_hidden_parameters(name, item_seed)))
     return items
 
 
 def to_disparity_space(target: np.ndarray, mask: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Express an annotation in disparity space (larger = nearer), as a network predicting inverse depth sees it.
 
-    Metric depth becomes metric inverse depth (1/m) and its invalid pixels stay invalid; disparity and relative
-    inverse depth are already in disparity space and are returned unchanged (their scale and shift remain
-    unknown, which is exactly what a scale- and shift-invariant loss is for).
+    A depth (metric, or up to a scale) becomes its reciprocal: metric inverse depth in 1/m, or inverse depth up
+    to the reciprocal scale; its invalid pixels (inf, 0, NaN) stay invalid. A disparity is already in disparity
+    space and is returned unchanged. Whatever scale and shift remain unknown are exactly what a scale- and
+    shift-invariant loss is for.
 
     Args:
         target: (H, W) annotation in its own units.
         mask: (H, W) bool validity.
-        kind: "metric_depth", "disparity" or "relative_inverse_depth".
+        kind: "metric_depth", "depth_up_to_scale", "disparity_up_to_scale_and_shift" or "disparity".
 
     Returns:
         ``(target_disparity, mask)``: (H, W) float32 and (H, W) bool; invalid pixels hold 0.
@@ -861,12 +916,11 @@ def to_disparity_space(target: np.ndarray, mask: np.ndarray, kind: str) -> tuple
     mask = np.asarray(mask, dtype=bool)
     if target.ndim != 2 or mask.shape != target.shape:
         raise InputError(f"target must be (H, W) and mask the same shape, got {target.shape} and {mask.shape}.")
-    if kind == "metric_depth":
+    checks.check_choice(kind, "kind", DEPTH_KINDS + DISPARITY_KINDS)
+    if kind in DEPTH_KINDS:
         mask = mask & np.isfinite(target) & (target > 0)
         with np.errstate(divide="ignore"):
             out = np.where(mask, 1.0 / np.where(mask, target, 1.0), 0.0).astype(np.float32)
         return out, mask
-    if kind in ("disparity", "relative_inverse_depth"):
-        mask = mask & np.isfinite(target)
-        return np.where(mask, target, 0.0).astype(np.float32), mask
-    raise InputError(f"kind must be 'metric_depth', 'disparity' or 'relative_inverse_depth', got {kind!r}.")
+    mask = mask & np.isfinite(target)
+    return np.where(mask, target, 0.0).astype(np.float32), mask

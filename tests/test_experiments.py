@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from depthkit.errors import InputError
 from depthkit.experiments import mixing
@@ -13,8 +15,8 @@ from depthkit.experiments.tiny_net import TinyDepthNet, count_parameters
 from depthkit.synthetic import TextureSet, mixed_datasets
 
 TEX = TextureSet([np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)])
-TINY = dict(steps=3, n_train=2, n_test=2, size=(32, 32), batch_size=2, lr=1e-3, seed=5, progress=False,
-            motorcycle_width=32, textures=TEX, threads=1)
+TINY = {"steps": 3, "n_train": 2, "n_test": 2, "size": (32, 32), "batch_size": 2, "lr": 1e-3, "seed": 5,
+        "progress": False, "motorcycle_width": 32, "textures": TEX, "threads": 1}
 ROW_KEYS = {"loss", "description", "test_abs_rel", "test_delta1", "motorcycle_abs_rel", "motorcycle_delta1",
             "train_seconds", "n_failed"}
 
@@ -69,7 +71,11 @@ def test_prepare_training_data_targets_in_disparity_space():
     finite = np.isfinite(a.depth_m)
     np.testing.assert_allclose(data["target"][0].numpy()[finite], 1.0 / a.depth_m[finite], rtol=1e-6)
     np.testing.assert_array_equal(data["mask"][0].numpy(), finite)
-    np.testing.assert_array_equal(data["target"][1].numpy(), items[1].target)  # B stays in its own units
+    b = items[1]  # structure from motion: depth up to a scale becomes inverse depth up to a scale
+    np.testing.assert_allclose(data["target"][1].numpy()[finite_b := np.isfinite(b.depth_m)],
+                               1.0 / (b.scale * b.depth_m[finite_b]), rtol=1e-5)
+    np.testing.assert_array_equal(data["mask"][1].numpy(), finite_b)
+    np.testing.assert_array_equal(data["target"][2].numpy(), items[2].target)  # C's disparity stays in px
 
 
 class _FixedOutput(torch.nn.Module):
@@ -168,3 +174,86 @@ def test_bad_arguments_raise_clear_errors():
         mixing.motorcycle_eval_pair(4)
     with pytest.raises(InputError, match="results must be a MixingResults"):
         mixing.results_to_markdown({"rows": []})
+
+
+# ------------------------------------------------------------------------------------------ Pareto mixing
+def test_min_norm_weights_two_gradients_match_the_closed_form():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        g1, g2 = rng.normal(size=5), rng.normal(size=5)
+        gram = np.array([[g1 @ g1, g1 @ g2], [g1 @ g2, g2 @ g2]])
+        closed = np.clip((g2 - g1) @ g2 / ((g1 - g2) @ (g1 - g2)), 0.0, 1.0)  # weight of g1
+        np.testing.assert_allclose(mixing.min_norm_weights(gram), [closed, 1.0 - closed], atol=1e-10)
+
+
+def test_min_norm_weights_special_cases():
+    np.testing.assert_allclose(mixing.min_norm_weights(np.eye(2)), [0.5, 0.5])  # orthogonal, equal norms
+    g = np.array([1.0, 2.0])  # g2 = 3 g1: same direction, so all weight on the shorter one
+    np.testing.assert_allclose(mixing.min_norm_weights(np.outer([1, 3], [1, 3]) * (g @ g)), [1.0, 0.0])
+    # Opposite gradients: the origin is in the hull, the min-norm point is 0 (Pareto-stationary).
+    w = mixing.min_norm_weights(np.array([[1.0, -2.0], [-2.0, 4.0]]))
+    np.testing.assert_allclose(w, [2 / 3, 1 / 3])
+    np.testing.assert_allclose(mixing.min_norm_weights([[4.0]]), [1.0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(2, 4), dim=st.integers(1, 6))
+def test_min_norm_weights_are_optimal_and_give_a_common_descent_direction(seed, k, dim):
+    grads = np.random.default_rng(seed).normal(size=(k, dim))
+    gram = grads @ grads.T
+    alpha = mixing.min_norm_weights(gram)
+    assert alpha.min() >= 0.0 and alpha.sum() == pytest.approx(1.0)
+    d = alpha @ grads
+    # Optimality on the simplex (KKT): every gradient has d . g_k >= |d|^2, with equality where alpha_k > 0.
+    assert np.all(grads @ d >= d @ d - 1e-9)
+    np.testing.assert_allclose((grads @ d)[alpha > 1e-9], d @ d, atol=1e-8)
+    # No random point of the simplex has a smaller norm.
+    trial = np.random.default_rng(seed + 1).dirichlet(np.ones(k), size=2000)
+    assert np.min(np.einsum("ij,jk,ik->i", trial, gram, trial)) >= d @ d - 1e-12
+
+
+def test_min_norm_weights_rejects_bad_matrices():
+    with pytest.raises(InputError, match=r"gram must be a square \(K, K\) matrix"):
+        mixing.min_norm_weights(np.ones((2, 3)))
+    with pytest.raises(InputError, match="gram contains NaN or inf"):
+        mixing.min_norm_weights(np.array([[1.0, np.nan], [np.nan, 1.0]]))
+
+
+def test_pareto_backward_sets_the_min_norm_combination_of_per_dataset_gradients():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(3))
+    x = torch.randn(4, 3)
+    pred = x @ w
+    loss_fn = lambda p, t, m: ((p - t) ** 2).mean()  # noqa: E731
+    target = torch.tensor([1.0, 2.0, -1.0, 0.5])
+    groups = [torch.tensor([0, 1]), torch.tensor([2, 3])]
+    mask = torch.ones(4, dtype=torch.bool)
+    alpha = mixing._pareto_backward([w], loss_fn, pred, target, mask, groups)
+    g = [torch.autograd.grad(loss_fn(pred[i], target[i], mask[i]), w, retain_graph=True)[0] for i in groups]
+    expected = mixing.min_norm_weights(np.array([[float(a @ b) for b in g] for a in g]))
+    np.testing.assert_allclose(alpha, expected)
+    torch.testing.assert_close(w.grad, float(alpha[0]) * g[0] + float(alpha[1]) * g[1])
+
+
+def test_tiny_pareto_run_trains_a_separate_network_from_the_same_start():
+    res = mixing.run_experiment(**(TINY | {"losses": ("ssi_trim_reg",), "pareto_losses": ("ssi_trim_reg",),
+                                           "motorcycle_width": None}))
+    assert [r["loss"] for r in res.rows] == ["untrained", "ssi_trim_reg", "ssi_trim_reg_pareto"]
+    assert "Pareto-optimal mixing" in res.row("ssi_trim_reg_pareto")["description"]
+    assert res.config["pareto_losses"] == ["ssi_trim_reg"]
+    naive, pareto = res.history["ssi_trim_reg"], res.history["ssi_trim_reg_pareto"]
+    assert naive[0] == pytest.approx(pareto[0])  # same weights and batch at step 0: same batch loss
+    assert naive[1:] != pareto[1:]  # different updates afterwards
+    md = mixing.results_to_markdown(res)
+    assert "| ssi_trim_reg_pareto |" in md and "Pareto-optimal mixing (MGDA, Eq. 13)" in md
+    assert "--losses ssi_trim_reg" in md and "--pareto" not in md  # the CLI default trains it both ways
+    ax = mixing.plot_history(res, smooth=2)
+    assert [line.get_label() for line in ax.get_lines()] == ["ssi_trim_reg", "ssi_trim_reg_pareto"]
+    assert len(ax.get_lines()[0].get_xdata()) == TINY["steps"] - 1
+    with pytest.raises(InputError, match="pareto_losses must be a subset"):
+        mixing.run_experiment(steps=1, pareto_losses=("mgda",), progress=False)
+
+
+def test_configs_compare_naive_and_pareto_mixing_of_the_midas_loss():
+    assert mixing.FULL_CONFIG["pareto_losses"] == ("ssi_trim_reg",)
+    assert mixing.QUICK_CONFIG["pareto_losses"] == ("ssi_trim_reg",)

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from depthkit.errors import InputError
 from depthkit.losses import (
-    align_scale_shift,
     gradient_matching_loss,
     midas_loss,
     normalize_median_mad,
@@ -32,41 +31,6 @@ def t64(values):
 
 
 # ----------------------------------------------------------------------------- hand-computed examples
-
-
-def test_align_scale_shift_hand_example():
-    # p = [0, 0, 0, 1], q = [0, 1, 2, 3]: cov = 0.375, var = 0.1875 -> s = 2, t = 1.5 - 2 * 0.25 = 1.
-    aligned, scale, shift = align_scale_shift(t64([[0.0, 0.0], [0.0, 1.0]]), t64([[0.0, 1.0], [2.0, 3.0]]))
-    assert scale.shape == () and shift.shape == ()
-    assert float(scale) == pytest.approx(2.0) and float(shift) == pytest.approx(1.0)
-    torch.testing.assert_close(aligned, t64([[1.0, 1.0], [1.0, 3.0]]))
-
-
-def test_align_scale_shift_recovers_each_image_of_a_batch():
-    target = torch.rand(3, 5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    true_scale, true_shift = t64([0.5, 2.0, -3.0]), t64([1.0, -4.0, 0.25])
-    pred = (target - true_shift[:, None, None]) / true_scale[:, None, None]
-    aligned, scale, shift = align_scale_shift(pred, target)
-    assert aligned.shape == (3, 5, 6) and scale.shape == (3,) and shift.shape == (3,)
-    torch.testing.assert_close(scale, true_scale)
-    torch.testing.assert_close(shift, true_shift)
-    torch.testing.assert_close(aligned, target)
-
-
-def test_align_scale_shift_uses_only_masked_pixels():
-    pred = t64([[0.0, 1.0, 2.0, 100.0]])
-    target = t64([[1.0, 3.0, 5.0, -7.0]])
-    mask = torch.tensor([[True, True, True, False]])
-    aligned, scale, shift = align_scale_shift(pred, target, mask)
-    assert float(scale) == pytest.approx(2.0) and float(shift) == pytest.approx(1.0)
-    assert float(aligned[0, 3]) == pytest.approx(201.0)  # masked pixels are transformed, not fitted
-
-
-def test_align_constant_prediction_has_zero_scale():
-    aligned, scale, shift = align_scale_shift(torch.full((3, 3), 7.0), torch.arange(9.0).reshape(3, 3))
-    assert float(scale) == 0.0
-    assert float(shift) == pytest.approx(4.0)
-    torch.testing.assert_close(aligned, torch.full((3, 3), 4.0))
 
 
 def test_ssi_mse_loss_hand_example():
@@ -312,12 +276,6 @@ def test_gradients_match_finite_differences(loss_fn):
     pred, target = random_maps(7, shape=(2, 4, 4))
     pred.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda p: loss_fn(p, target), (pred,), eps=1e-7, atol=1e-5)
-
-
-def test_alignment_gradient_flows_through_scale_and_shift():
-    pred, target = random_maps(8, shape=(1, 4, 4))
-    pred.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda p: align_scale_shift(p, target)[0], (pred,), eps=1e-7, atol=1e-5)
 
 
 def test_float32_loss_keeps_float32():

@@ -108,7 +108,7 @@ def test_box_yaw_rotates_about_vertical_axis():
 
 def test_lambertian_shading_follows_light_elevation():
     cam = Camera(size=(16, 16), fov_deg=60.0, elevation_m=1.5, pitch_deg=30.0)
-    kw = dict(background="sky", textures=GRAY, ambient=0.2, seed=4)
+    kw = {"background": "sky", "textures": GRAY, "ambient": 0.2, "seed": 4}
     overhead = render(cam, [], light_direction=(0.0, 1.0, 0.0), **kw).image[12, 8].astype(float)
     slanted = render(cam, [], light_direction=(0.0, 1.0, math.sqrt(3.0)), **kw).image[12, 8].astype(float)
     # Ground normal is +y: n.l = 1 overhead, sin(30 deg) = 0.5 for the 30-degree light.
@@ -118,7 +118,7 @@ def test_lambertian_shading_follows_light_elevation():
 def test_shadow_falls_below_floating_sphere():
     cam = Camera(size=(48, 48), fov_deg=60.0, elevation_m=3.0, pitch_deg=30.0)
     sphere = Sphere(center=(0.0, 1.5, 6.0), radius=0.5)
-    kw = dict(background="sky", textures=GRAY, light_direction=(0.0, 1.0, 0.0), seed=1)
+    kw = {"background": "sky", "textures": GRAY, "light_direction": (0.0, 1.0, 0.0), "seed": 1}
     lit = render(cam, [sphere], shadows=False, **kw)
     shaded = render(cam, [sphere], shadows=True, **kw)
     darker = shaded.image.sum(axis=2) < lit.image.sum(axis=2)
@@ -132,7 +132,7 @@ def test_shadow_falls_below_floating_sphere():
 
 def test_haze_blends_towards_haze_colour_with_distance():
     cam = Camera(size=(16, 16), fov_deg=60.0, elevation_m=1.5, pitch_deg=10.0)
-    kw = dict(background="wall", wall_distance_m=15.0, textures=RNG_TEX, seed=2, haze_color=(1.0, 0.0, 0.0))
+    kw = {"background": "wall", "wall_distance_m": 15.0, "textures": RNG_TEX, "seed": 2, "haze_color": (1.0, 0.0, 0.0)}
     clear = render(cam, [], haze_density=0.0, **kw)
     thick = render(cam, [], haze_density=50.0, **kw)
     np.testing.assert_array_equal(thick.image.reshape(-1, 3), np.tile([255, 0, 0], (256, 1)))
@@ -177,14 +177,18 @@ def test_render_scene_default_textures_come_from_samples():
     np.testing.assert_array_equal(render_scene(0, size=(16, 16), textures=explicit).image, scene.image)
 
 
-def test_mixed_datasets_annotations():
+def test_mixed_datasets_annotations_follow_table_1_of_the_paper():
     items = mixed_datasets(3, size=(20, 20), seed=11, textures=RNG_TEX)
     assert [s.dataset for s in items] == ["A"] * 3 + ["B"] * 3 + ["C"] * 3
     assert all(s.kind == DATASET_KINDS[s.dataset] for s in items)
+    assert DATASET_KINDS == {"A": "metric_depth", "B": "depth_up_to_scale", "C": "disparity_up_to_scale_and_shift"}
     b_scales = {s.scale for s in items if s.dataset == "B"}
-    assert len(b_scales) == 1  # one hidden scale for the whole of dataset B
+    assert len(b_scales) == 3  # structure from motion: every reconstruction has its own scale
+    assert all(0.1 <= a <= 10.0 for a in b_scales)
+    assert {s.shift for s in items if s.dataset in "AB"} == {0.0}
     c_params = {(s.scale, s.shift) for s in items if s.dataset == "C"}
-    assert len(c_params) == 3  # a different scale and shift for every image of C
+    assert len(c_params) == 3  # uncalibrated stereo: a different scale and shift for every image
+    assert all(10.0 <= sc <= 200.0 and -5.0 <= sh <= 5.0 for sc, sh in c_params)
     assert any(np.isinf(s.depth_m).any() for s in items)  # at least one scene has sky
     for s in items:
         inv = np.where(np.isfinite(s.depth_m), 1.0 / s.depth_m, 0.0)
@@ -193,23 +197,24 @@ def test_mixed_datasets_annotations():
             np.testing.assert_array_equal(s.mask, ~sky)
             np.testing.assert_array_equal(s.target[~sky], s.depth_m[~sky])
         elif s.dataset == "B":
-            assert s.mask.all()
-            ratio = s.target[~sky] / inv[~sky]
-            np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)  # an exact scalar multiple of disparity
-            assert np.all(s.target[sky] == 0)
+            np.testing.assert_array_equal(s.mask, ~sky)  # a reconstruction has no sky
+            assert np.isinf(s.target[sky]).all()
+            ratio = s.target[~sky] / s.depth_m[~sky]
+            np.testing.assert_allclose(ratio, s.scale, rtol=1e-5)  # an exact scalar multiple of depth
         else:
             assert s.mask.all()
+            np.testing.assert_allclose(s.target[sky], s.shift, rtol=1e-6)  # sky matched at disparity t_i
             design = np.stack([inv.ravel(), np.ones(inv.size)], axis=1)
             coef, *_ = np.linalg.lstsq(design, s.target.ravel().astype(float), rcond=None)
             np.testing.assert_allclose(design @ coef, s.target.ravel(), atol=1e-4 * np.abs(s.target).max())
-            np.testing.assert_allclose(coef, [s.scale, s.shift], rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(coef, [s.scale, s.shift], rtol=1e-4, atol=1e-4)
 
 
 def test_mixed_datasets_are_reproducible_and_streams_differ():
     a = mixed_datasets(1, size=(16, 16), seed=3, textures=RNG_TEX)
     b = mixed_datasets(1, size=(16, 16), seed=3, textures=RNG_TEX)
     c = mixed_datasets(1, size=(16, 16), seed=3, textures=RNG_TEX, stream=1)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.image, y.image)
         np.testing.assert_array_equal(x.target, y.target)
     assert not np.array_equal(a[0].depth_m, c[0].depth_m)
@@ -226,6 +231,12 @@ def test_to_disparity_space():
     t, m = to_disparity_space(disp, np.ones((1, 2), bool), "disparity")
     np.testing.assert_array_equal(t, disp)
     assert m.all()
+    t, m = to_disparity_space(disp, np.ones((1, 2), bool), "disparity_up_to_scale_and_shift")
+    np.testing.assert_array_equal(t, disp)
+    sfm = 3.0 * depth  # depth up to a scale: the reciprocal is inverse depth up to the scale 1/3
+    t, m = to_disparity_space(sfm, np.isfinite(sfm), "depth_up_to_scale")
+    np.testing.assert_allclose(t, [[0.5 / 3, 0.25 / 3], [0.0, 2.0 / 3]], rtol=1e-6)
+    np.testing.assert_array_equal(m, [[True, True], [False, True]])
 
 
 def test_bad_inputs_raise_clear_errors():
