@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .errors import DepthkitError, ImageError, InputError
-from .viz import _as_image, _as_map, _check_same_size, _check_vrange, normalize
+from .checks import as_image, as_map, check_choice, check_range, check_same_size, check_vrange
+from .errors import InputError
+from .io import encode_gif, output_path, write_file
+from .viz import VRange, normalize
 
 __all__ = [
+    "DEFAULT_ROI",
     "ObstacleResult",
     "anaglyph",
     "draw_obstacle_overlay",
@@ -31,12 +37,16 @@ __all__ = [
     "parallax_view",
     "portrait_blur",
     "portrait_blur_threshold",
-    "encode_gif",
     "save_gif",
     "save_mp4",
 ]
 
-_LOW32 = np.int64(0xFFFFFFFF)
+def _image_and_map(image: Any, inverse_depth: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The checked (H, W, 3) uint8 image and (H, W) float32 map of one effect, of the same size."""
+    img = as_image(image)
+    values = as_map(inverse_depth)
+    check_same_size(img, values)
+    return img, values
 
 
 # ------------------------------------------------------------------------------------------------- parallax
@@ -189,28 +199,17 @@ def _fill_holes(warped, holes, warped_unit, dx, dy, method):
 
 
 def _check_fill(fill_method: str) -> None:
-    if fill_method not in ("background", "inpaint"):
-        raise InputError(f"fill_method must be 'background' or 'inpaint', got {fill_method!r}.")
+    check_choice(fill_method, "fill_method", ("background", "inpaint"))
 
 
-def _check_pivot(pivot) -> float:
-    pivot = float(pivot)
-    if not 0.0 <= pivot <= 1.0:
-        raise InputError(f"pivot must be between 0 (far) and 1 (near), got {pivot!r}.")
-    return pivot
+def _check_pivot(pivot: float) -> float:
+    return check_range(pivot, "pivot", 0.0, 1.0, unit="(normalised inverse depth: 0 = far, 1 = near)")
 
 
 def parallax_view(
-    image,
-    inverse_depth,
-    shift_px=(8.0, 0.0),
-    *,
-    pivot: float = 0.0,
-    fill_holes: bool = True,
-    fill_method: str = "background",
-    mode: str = "minmax",
-    vrange=None,
-):
+    image: np.ndarray, inverse_depth: np.ndarray, shift_px: Sequence[float] = (8.0, 0.0), *, pivot: float = 0.0,
+    fill_holes: bool = True, fill_method: str = "background", mode: str = "minmax", vrange: VRange = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Render a novel view as if the camera moved sideways: near pixels move most (motion parallax).
 
     Every pixel is moved by ``shift_px * (u - pivot)`` pixels (rounded), where u in [0, 1] is its normalised
@@ -249,9 +248,7 @@ def parallax_view(
         >>> holes.tolist(), view[0, 1].tolist()
         ([[True, False, False, False]], [0, 1, 2])
     """
-    img = _as_image(image)
-    values = _as_map(inverse_depth)
-    _check_same_size(img, values)
+    img, values = _image_and_map(image, inverse_depth)
     dx, dy = _shift_pair(shift_px)
     pivot = _check_pivot(pivot)
     _check_fill(fill_method)
@@ -259,14 +256,16 @@ def parallax_view(
     return _render(img, unit, dx, dy, pivot, fill_holes, fill_method)
 
 
-def _render(img, unit, dx, dy, pivot, fill_holes, fill_method):
+def _render(img: np.ndarray, unit: np.ndarray, dx: float, dy: float, pivot: float, fill_holes: bool,
+            fill_method: str) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     warped, holes, warped_unit = _forward_warp(img, unit, dx, dy, pivot)
     if not fill_holes:
         return warped, holes
     return _fill_holes(warped, holes, warped_unit, dx, dy, fill_method)
 
 
-def parallax_naive(image, inverse_depth, shift_px=(8.0, 0.0), *, pivot: float = 0.0, mode="minmax", vrange=None):
+def parallax_naive(image: np.ndarray, inverse_depth: np.ndarray, shift_px: Sequence[float] = (8.0, 0.0), *,
+                   pivot: float = 0.0, mode: str = "minmax", vrange: VRange = None) -> np.ndarray:
     """REFERENCE ONLY: the original per-pixel Python double loop, kept for the speed benchmark.
 
     Same model and same z-buffer rule as :func:`parallax_view` with ``fill_holes=False`` (and the same output
@@ -279,9 +278,7 @@ def parallax_naive(image, inverse_depth, shift_px=(8.0, 0.0), *, pivot: float = 
     Returns:
         (H, W, 3) uint8 view with holes left black.
     """
-    img = _as_image(image)
-    values = _as_map(inverse_depth)
-    _check_same_size(img, values)
+    img, values = _image_and_map(image, inverse_depth)
     dx, dy = _shift_pair(shift_px)
     pivot = _check_pivot(pivot)
     unit = _unit_depth(values, mode, vrange)
@@ -301,16 +298,8 @@ def parallax_naive(image, inverse_depth, shift_px=(8.0, 0.0), *, pivot: float = 
 
 
 def parallax_frames(
-    image,
-    inverse_depth,
-    n_frames: int = 24,
-    amplitude_px: float = 8.0,
-    path: str = "circle",
-    *,
-    pivot: float = 0.5,
-    fill_method: str = "background",
-    mode: str = "minmax",
-    vrange=None,
+    image: np.ndarray, inverse_depth: np.ndarray, n_frames: int = 24, amplitude_px: float = 8.0, path: str = "circle",
+    *, pivot: float = 0.5, fill_method: str = "background", mode: str = "minmax", vrange: VRange = None,
 ) -> list[np.ndarray]:
     """Frames of a looping "3-D photo" animation (the camera moves on a closed path).
 
@@ -330,13 +319,10 @@ def parallax_frames(
     Returns:
         list of ``n_frames`` (H, W, 3) uint8 RGB frames, holes filled.
     """
-    img = _as_image(image)
-    values = _as_map(inverse_depth)
-    _check_same_size(img, values)
+    img, values = _image_and_map(image, inverse_depth)
     if int(n_frames) != n_frames or n_frames < 1:
         raise InputError(f"n_frames must be a positive integer, got {n_frames!r}.")
-    if path not in ("circle", "horizontal", "vertical"):
-        raise InputError(f"path must be 'circle', 'horizontal' or 'vertical', got {path!r}.")
+    check_choice(path, "path", ("circle", "horizontal", "vertical"))
     amplitude = float(amplitude_px)
     if not math.isfinite(amplitude):
         raise InputError(f"amplitude_px must be a finite number of pixels, got {amplitude_px!r}.")
@@ -352,112 +338,42 @@ def parallax_frames(
     return frames
 
 
-def _check_frames(frames) -> list[np.ndarray]:
-    frames = list(frames)
-    if not frames:
-        raise InputError("frames is empty; pass a non-empty list of (H, W, 3) uint8 RGB frames.")
-    try:
-        frames = [_as_image(f, "each frame") for f in frames]
-    except ImageError as e:
-        raise InputError(f"frames must be (H, W, 3) uint8 RGB arrays: {e}") from None
-    if any(f.shape != frames[0].shape for f in frames):
-        raise InputError("all frames must have the same shape (frames of one size); resize them to one size first.")
-    return frames
-
-
-def _check_fps(fps) -> float:
-    fps = float(fps)
-    if not (math.isfinite(fps) and fps > 0):
-        raise InputError(f"fps must be a positive number of frames per second, got {fps!r}.")
-    return fps
-
-
-def encode_gif(frames, fps: float = 12.0) -> bytes:
-    """Encode frames as a looping animated GIF in memory, with one shared 256-colour palette.
-
-    The palette is fitted once to pixels of all frames with PIL's fast octree quantiser (no dithering): about
-    a hundred times faster than Pillow's default median cut per frame, and colours do not flicker between
-    frames. Like every GIF writer, PIL merges consecutive identical frames into one longer frame.
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float = 12.0) -> Path:
+    """Write frames as a looping animated GIF (encoded by :func:`depthkit.io.encode_gif`).
 
     Args:
         frames: sequence of (H, W, 3) uint8 RGB frames of one size (e.g. from :func:`parallax_frames`).
-        fps: frames per second (> 0; GIF stores whole milliseconds per frame).
-
-    Returns:
-        The GIF file content.
-
-    Example:
-        >>> encode_gif([np.zeros((4, 6, 3), np.uint8), np.full((4, 6, 3), 255, np.uint8)])[:6]
-        b'GIF89a'
-    """
-    import io
-
-    from PIL import Image
-
-    frames = _check_frames(frames)
-    fps = _check_fps(fps)
-    # the palette is fitted to every 4th pixel of every frame, so colours of later frames are represented too
-    sample = np.concatenate([f[::2, ::2].reshape(-1, 3) for f in frames])[None]
-    palette = Image.fromarray(np.ascontiguousarray(sample)).quantize(256, method=Image.Quantize.FASTOCTREE)
-    first, *rest = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-    buffer = io.BytesIO()
-    first.save(buffer, format="GIF", save_all=True, append_images=rest, loop=0,
-               duration=max(round(1000.0 / fps), 1))
-    return buffer.getvalue()
-
-
-def save_gif(frames, path, fps: float = 12.0) -> Path:
-    """Write frames as a looping animated GIF (see :func:`encode_gif`).
-
-    Args:
-        frames: sequence of (H, W, 3) uint8 RGB frames of one size.
-        path: output file path (parent folders must exist).
+        path: output file ending in ``.gif``; missing parent folders are created.
         fps: frames per second (GIF stores whole milliseconds per frame).
 
     Returns:
         The written :class:`pathlib.Path`.
+
+    Raises:
+        InputError: bad frames or fps, or an unusable path.
     """
-    data = encode_gif(frames, fps)
-    path = Path(path)
-    path.write_bytes(data)
-    return path
+    return write_file(path, encode_gif(frames, fps), suffixes=(".gif",), writer="save_gif")
 
 
-def save_mp4(frames, path, fps: float = 24.0) -> Path:
-    """Write frames as an MP4 video with OpenCV (codec "mp4v").
+def save_mp4(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float = 24.0) -> Path:
+    """Write frames as an H.264 MP4 that plays in browsers and JupyterLab (via :func:`depthkit.video.write_video`).
 
     Args:
-        frames: sequence of (H, W, 3) uint8 RGB frames of one size.
-        path: output file path ending in .mp4 (parent folders must exist).
+        frames: sequence (or iterator) of (H, W, 3) uint8 RGB frames of one size; odd sizes are padded to even.
+        path: output file ending in ``.mp4``; missing parent folders are created.
         fps: frames per second.
 
     Returns:
         The written :class:`pathlib.Path`.
 
     Raises:
-        DepthkitError: if this OpenCV build cannot encode mp4v (use :func:`save_gif` instead).
+        InputError: bad frames or fps, or an unusable path.
+        DepthkitError: if ffmpeg (bundled with imageio-ffmpeg) is missing (use :func:`save_gif` instead).
     """
-    import cv2
+    from .video import write_video
 
-    frames = _check_frames(frames)
-    fps = _check_fps(fps)
-    path = Path(path)
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    if not writer.isOpened():
-        writer.release()
-        raise DepthkitError(
-            f"OpenCV cannot write MP4 video to {path} (the mp4v codec is unavailable in this OpenCV build or the "
-            "folder is not writable); use save_gif() instead."
-        )
-    try:
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    if not path.exists() or path.stat().st_size == 0:
-        raise DepthkitError(f"OpenCV produced no MP4 data at {path}; the mp4v codec is unusable here, use save_gif().")
-    return path
+    path = output_path(path, (".mp4",), writer="save_mp4")
+    return write_video(frames, path, fps)
 
 
 # --------------------------------------------------------------------------------------------- portrait blur
@@ -517,15 +433,15 @@ def _disk_blur(stack: np.ndarray, radius: float) -> np.ndarray:
 
 
 def portrait_blur(
-    image,
-    inverse_depth,
-    focus=None,
+    image: np.ndarray,
+    inverse_depth: np.ndarray,
+    focus: str | tuple[int, int] | None = None,
     aperture: float = 12.0,
     n_layers: int = 6,
     depth_of_field: float = 0.0,
     *,
     mode: str = "percentile",
-    vrange=None,
+    vrange: VRange = None,
 ) -> np.ndarray:
     """Synthetic shallow depth of field ("portrait mode") without halos.
 
@@ -554,26 +470,33 @@ def portrait_blur(
     Returns:
         (H, W, 3) uint8 RGB.
     """
-    import cv2
-
-    img = _as_image(image)
-    values = _as_map(inverse_depth)
-    _check_same_size(img, values)
-    aperture = float(aperture)
-    if not (math.isfinite(aperture) and aperture >= 0):
-        raise InputError(f"aperture must be a non-negative blur radius in pixels, got {aperture!r}.")
-    if int(n_layers) != n_layers or n_layers < 2:
-        raise InputError(f"n_layers must be an integer >= 2, got {n_layers!r}.")
-    n_layers = int(n_layers)
-    depth_of_field = float(depth_of_field)
-    if not 0.0 <= depth_of_field < 1.0:
-        raise InputError(f"depth_of_field must be in [0, 1), got {depth_of_field!r}.")
+    img, values = _image_and_map(image, inverse_depth)
+    aperture, n_layers, depth_of_field = _check_blur(aperture, n_layers, depth_of_field)
     unit = normalize(values, mode=mode, vrange=vrange)
     u_focus = _focus_value(unit, focus)
     radius = aperture * np.maximum(np.abs(unit - np.float32(u_focus)) - np.float32(depth_of_field), 0.0)
     if aperture == 0.0 or not radius.any():
         return img.copy()
-    step = aperture / (n_layers - 1)
+    return _blend_layers(img, radius, aperture / (n_layers - 1), n_layers)
+
+
+def _check_blur(aperture: Any, n_layers: Any, depth_of_field: Any) -> tuple[float, int, float]:
+    """The checked (aperture in px, number of layers, depth of field) of :func:`portrait_blur`."""
+    aperture = float(aperture)
+    if not (math.isfinite(aperture) and aperture >= 0):
+        raise InputError(f"aperture must be a non-negative blur radius in pixels, got {aperture!r}.")
+    if int(n_layers) != n_layers or n_layers < 2:
+        raise InputError(f"n_layers must be an integer >= 2, got {n_layers!r}.")
+    depth_of_field = float(depth_of_field)
+    if not 0.0 <= depth_of_field < 1.0:
+        raise InputError(f"depth_of_field must be in [0, 1), got {depth_of_field!r}.")
+    return aperture, int(n_layers), depth_of_field
+
+
+def _blend_layers(img: np.ndarray, radius: np.ndarray, step: float, n_layers: int) -> np.ndarray:
+    """Sum of the normalised disk blurs of the depth layers (radius ``k * step`` px), weighted per pixel."""
+    import cv2
+
     position = radius / np.float32(step)  # fractional layer index in [0, n_layers - 1]
     lower = np.minimum(position.astype(np.int32), n_layers - 2)  # layer below; the one above gets `frac`
     frac = np.subtract(position, lower, dtype=np.float32)
@@ -599,7 +522,9 @@ def portrait_blur(
     return cv2.convertScaleAbs(cv2.cvtColor(out, cv2.COLOR_RGBA2RGB))  # round, saturate to uint8
 
 
-def portrait_blur_threshold(image, inverse_depth, threshold: float = 0.5, blur_px: int = 21) -> np.ndarray:
+def portrait_blur_threshold(
+    image: np.ndarray, inverse_depth: np.ndarray, threshold: float = 0.5, blur_px: int = 21
+) -> np.ndarray:
     """REFERENCE: the original hard-threshold portrait blur, for comparison with :func:`portrait_blur`.
 
     Pixels whose normalised inverse depth (min-max) is >= ``threshold`` are kept sharp, all others are
@@ -618,11 +543,8 @@ def portrait_blur_threshold(image, inverse_depth, threshold: float = 0.5, blur_p
     """
     import cv2
 
-    img = _as_image(image)
-    values = _as_map(inverse_depth)
-    _check_same_size(img, values)
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise InputError(f"threshold must be in [0, 1] (normalised inverse depth), got {threshold!r}.")
+    img, values = _image_and_map(image, inverse_depth)
+    check_range(threshold, "threshold", 0.0, 1.0, unit="(normalised inverse depth)")
     if int(blur_px) < 1:
         raise InputError(f"blur_px must be a positive kernel size in pixels, got {blur_px!r}.")
     k = int(blur_px) | 1
@@ -673,15 +595,15 @@ def _roi_pixels(roi, h: int, w: int) -> tuple[int, int, int, int]:
 
 
 def obstacle_warning(
-    inverse_depth=None,
-    roi=None,
+    inverse_depth: np.ndarray | None = None,
+    roi: Sequence[float] | None = None,
     threshold: float = 0.75,
-    depth_m=None,
+    depth_m: np.ndarray | None = None,
     threshold_m: float | None = None,
     min_fraction: float = 0.05,
     *,
     mode: str = "minmax",
-    vrange=None,
+    vrange: VRange = None,
 ) -> ObstacleResult:
     """Is something too near in the region ahead (e.g. for a robot or a walking aid)?
 
@@ -709,46 +631,59 @@ def obstacle_warning(
         >>> r.alarm, r.fraction, r.nearest_box
         (True, 0.25, (3, 6, 5, 8))
     """
-    import cv2
-
-    if not 0.0 < float(min_fraction) <= 1.0:
-        raise InputError(f"min_fraction must be in (0, 1], got {min_fraction!r}.")
+    check_range(min_fraction, "min_fraction", 0.0, 1.0, closed="right", what="a fraction")
     if depth_m is not None:
-        if threshold_m is None or not (math.isfinite(float(threshold_m)) and float(threshold_m) > 0):
-            raise InputError("with depth_m you must pass threshold_m, a positive distance in metres.")
-        values = _as_map(depth_m, "depth_m")
-        near = np.isfinite(values) & (values <= float(threshold_m))
-        nearness = np.where(np.isfinite(values), -values, -np.inf)
-        used_threshold, units = float(threshold_m), "m"
+        near, nearness, used_threshold, units = _near_metric(depth_m, threshold_m)
     else:
-        if inverse_depth is None:
-            raise InputError("pass inverse_depth (relative) or depth_m (metres) to obstacle_warning.")
-        if not 0.0 <= float(threshold) <= 1.0:
-            raise InputError(f"threshold must be in [0, 1] (normalised inverse depth), got {threshold!r}.")
-        if vrange is not None:
-            _check_vrange(vrange)
-        values = _as_map(inverse_depth)
-        nearness = normalize(values, mode=mode, vrange=vrange)
-        near = np.isfinite(values) & (nearness >= float(threshold))
-        used_threshold, units = float(threshold), "relative"
-    h, w = values.shape
+        near, nearness, used_threshold, units = _near_relative(inverse_depth, threshold, mode, vrange)
+    h, w = near.shape
     x0, y0, x1, y1 = _roi_pixels(DEFAULT_ROI if roi is None else roi, h, w)
     near_roi = near[y0:y1, x0:x1]
     fraction = float(near_roi.mean())
-    box = None
-    if near_roi.any():
-        _, labels, stats, _ = cv2.connectedComponentsWithStats(near_roi.astype(np.uint8), connectivity=8)
-        candidates = np.where(near_roi, nearness[y0:y1, x0:x1], -np.inf)
-        iy, ix = np.unravel_index(int(np.argmax(candidates)), candidates.shape)
-        bx, by, bw, bh = (int(v) for v in stats[labels[iy, ix], :4])
-        box = (x0 + bx, y0 + by, x0 + bx + bw, y0 + by + bh)
+    box = _nearest_box(near_roi, nearness[y0:y1, x0:x1], (x0, y0))
     return ObstacleResult(
         alarm=fraction >= float(min_fraction), fraction=fraction, nearest_box=box, threshold=used_threshold,
         units=units, roi=(x0, y0, x1, y1), min_fraction=float(min_fraction),
     )
 
 
-def draw_obstacle_overlay(image, result: ObstacleResult) -> np.ndarray:
+def _near_metric(depth_m: Any, threshold_m: Any) -> tuple[np.ndarray, np.ndarray, float, str]:
+    """(near mask, nearness = -depth, threshold, "m") for metric depth: near = finite depth <= threshold_m."""
+    if threshold_m is None or not (math.isfinite(float(threshold_m)) and float(threshold_m) > 0):
+        raise InputError("with depth_m you must pass threshold_m, a positive distance in metres.")
+    values = as_map(depth_m, "depth_m")
+    finite = np.isfinite(values)
+    near = finite & (values <= float(threshold_m))
+    return near, np.where(finite, -values, -np.inf), float(threshold_m), "m"
+
+
+def _near_relative(inverse_depth: Any, threshold: Any, mode: str, vrange: VRange):
+    """(near mask, normalised inverse depth, threshold, "relative"): near = normalised value >= threshold."""
+    if inverse_depth is None:
+        raise InputError("pass inverse_depth (relative) or depth_m (metres) to obstacle_warning.")
+    check_range(threshold, "threshold", 0.0, 1.0, unit="(normalised inverse depth)")
+    if vrange is not None:
+        check_vrange(vrange)
+    values = as_map(inverse_depth)
+    nearness = normalize(values, mode=mode, vrange=vrange)
+    return np.isfinite(values) & (nearness >= float(threshold)), nearness, float(threshold), "relative"
+
+
+def _nearest_box(near_roi: np.ndarray, nearness_roi: np.ndarray, offset: tuple[int, int]):
+    """(x0, y0, x1, y1) frame box of the connected near region holding the nearest ROI pixel, or None."""
+    import cv2
+
+    if not near_roi.any():
+        return None
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(near_roi.astype(np.uint8), connectivity=8)
+    candidates = np.where(near_roi, nearness_roi, -np.inf)
+    iy, ix = np.unravel_index(int(np.argmax(candidates)), candidates.shape)
+    bx, by, bw, bh = (int(v) for v in stats[labels[iy, ix], :4])
+    x0, y0 = offset
+    return (x0 + bx, y0 + by, x0 + bx + bw, y0 + by + bh)
+
+
+def draw_obstacle_overlay(image: np.ndarray, result: ObstacleResult) -> np.ndarray:
     """Draw the ROI (yellow), the nearest obstacle box (red) and a banner onto a copy of the image.
 
     The banner is red with "OBSTACLE" when ``result.alarm`` is True, else green with "clear"; it also prints
@@ -763,7 +698,7 @@ def draw_obstacle_overlay(image, result: ObstacleResult) -> np.ndarray:
     """
     import cv2
 
-    img = _as_image(image)
+    img = as_image(image)
     if not isinstance(result, ObstacleResult):
         raise InputError(f"result must be an ObstacleResult from obstacle_warning(), got {type(result).__name__}.")
     out = img.copy()
@@ -788,7 +723,8 @@ def draw_obstacle_overlay(image, result: ObstacleResult) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------- anaglyph
-def anaglyph(image, inverse_depth, max_shift_px: float = 8.0, *, pivot: float = 0.5, mode="minmax", vrange=None):
+def anaglyph(image: np.ndarray, inverse_depth: np.ndarray, max_shift_px: float = 8.0, *, pivot: float = 0.5,
+             mode: str = "minmax", vrange: VRange = None) -> np.ndarray:
     """Red-cyan stereo picture (wear red filter on the LEFT eye) from one image and its inverse depth.
 
     Two views are synthesised with :func:`parallax_view`: the left-eye view shifts pixels by

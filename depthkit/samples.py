@@ -31,7 +31,8 @@ import numpy as np
 
 from .errors import ImageError, InputError
 
-__all__ = ["StereoSample", "list_samples", "load_sample", "motorcycle", "sample_path", "samples_dir"]
+__all__ = ["SAMPLES_ENV", "StereoSample", "check_name", "list_samples", "load_sample", "motorcycle", "sample_path",
+           "samples_dir"]
 
 #: Environment variable that, when set, points to the folder holding the sample files.
 SAMPLES_ENV = "DEPTHKIT_SAMPLES"
@@ -82,7 +83,7 @@ class StereoSample:
                 raise InputError(f"StereoSample.{field} must be a numpy array, got {kind}.")
         if self.disparity_px.ndim != 2:
             raise InputError(f"StereoSample.disparity_px must be (H, W), got shape {self.disparity_px.shape}.")
-        expected = self.disparity_px.shape + (3,)
+        expected = (*self.disparity_px.shape, 3)
         if self.left.shape != expected or self.right.shape != expected:
             raise InputError(
                 f"StereoSample views must both be {expected} to match disparity_px, got left {self.left.shape} "
@@ -166,13 +167,30 @@ def samples_dir() -> Path:
     return folder
 
 
-def _check_name(name) -> str:
-    if not isinstance(name, str) or name.strip().lower().replace("-", "_") not in _FILES:
+def check_name(name: str) -> str:
+    """The canonical name of a bundled sample (lower case, ``_`` for ``-``), or an error listing the valid names.
+
+    Args:
+        name: a sample name such as ``"Grace-Hopper"``.
+
+    Returns:
+        The name as :func:`list_samples` spells it.
+
+    Raises:
+        InputError: unknown name (the message lists the valid names).
+
+    Example:
+        >>> check_name(" Grace-Hopper")
+        'grace_hopper'
+    """
+    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
+    if key not in _FILES:
         raise InputError(f"Unknown sample {name!r}; choose one of: {', '.join(list_samples())}.")
-    return name.strip().lower().replace("-", "_")
+    return key
 
 
 def _existing(filename: str) -> Path:
+    """Path of a file in :func:`samples_dir`, or an ImageError saying it is missing."""
     path = samples_dir() / filename
     if not path.is_file():
         raise ImageError(
@@ -198,7 +216,7 @@ def sample_path(name: str) -> Path:
         >>> sample_path("chelsea").name
         'chelsea.jpg'
     """
-    return _existing(_FILES[_check_name(name)])
+    return _existing(_FILES[check_name(name)])
 
 
 def load_sample(name: str) -> np.ndarray:

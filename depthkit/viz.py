@@ -20,19 +20,31 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ImageError, InputError
+from .checks import as_image, as_map, check_choice, check_percentiles, check_same_size, check_vrange
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.colorbar import Colorbar
+    from matplotlib.figure import Figure
+
+#: A value range (lo, hi) in the units of the map it applies to (see :func:`shared_range`), or None.
+VRange = tuple[float, float] | None
+#: A pair of percentiles (low, high), e.g. (2, 98).
+Percentiles = tuple[float, float]
 
 __all__ = [
-    "DemoDepth",
+    "INVALID_COLOR",
+    "Percentiles",
+    "VRange",
     "colorbar",
     "colorize",
     "contour_overlay",
-    "demo_depth",
     "fill_invalid",
     "histogram",
     "normalize",
@@ -49,46 +61,6 @@ INVALID_COLOR = (128, 128, 128)
 
 
 # --------------------------------------------------------------------------------------------- input checks
-def _as_map(values, name: str = "inverse_depth") -> np.ndarray:
-    """Return ``values`` as a (H, W) float32 array or raise :class:`InputError` with one clear sentence."""
-    if values is None:
-        raise InputError(f"{name} is None; pass a (H, W) array of numbers.")
-    arr = np.asarray(values)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise InputError(f"{name} must be a numeric array, got dtype {arr.dtype}; pass a (H, W) float array.")
-    if arr.ndim == 3 and arr.shape[0] == 1:  # tolerate a (1, H, W) batch of one
-        arr = arr[0]
-    if arr.ndim != 2:
-        raise InputError(f"{name} must be a 2-D array (H, W), got shape {arr.shape}; pass a single depth map.")
-    if arr.size == 0:
-        raise InputError(f"{name} is empty (shape {arr.shape}); pass a non-empty (H, W) depth map.")
-    return arr.astype(np.float32, copy=False)
-
-
-def _as_image(image, name: str = "image") -> np.ndarray:
-    """Return ``image`` as a contiguous (H, W, 3) uint8 RGB array or raise :class:`ImageError`."""
-    if image is None:
-        raise ImageError(f"{name} is None; pass a (H, W, 3) uint8 RGB array.")
-    arr = np.asarray(image)
-    if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ImageError(f"{name} must be a (H, W, 3) RGB array, got shape {arr.shape}; convert it to RGB first.")
-    if arr.dtype != np.uint8:
-        raise ImageError(
-            f"{name} must have dtype uint8 (0-255), got {arr.dtype}; convert with np.clip(x, 0, 255).astype(np.uint8)."
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ImageError(f"{name} is empty (shape {arr.shape}); pass a non-empty image.")
-    return np.ascontiguousarray(arr)
-
-
-def _check_same_size(image: np.ndarray, values: np.ndarray, name: str = "inverse_depth") -> None:
-    if image.shape[:2] != values.shape:
-        raise InputError(
-            f"image is {image.shape[0]}x{image.shape[1]} but {name} is {values.shape[0]}x{values.shape[1]}; "
-            "resize the depth map to the image size first."
-        )
-
-
 def _check_units(units) -> None:
     if units not in (None, "m"):
         raise InputError(f"units must be None (relative inverse depth) or 'm' (depth in metres), got {units!r}.")
@@ -106,33 +78,15 @@ def _value_range(values: np.ndarray, mode: str, percentiles: Sequence[float], fi
         return 0.0, 0.0
     if mode == "minmax":
         return float(data.min()), float(data.max())
-    p_lo, p_hi = _check_percentiles(percentiles)
+    p_lo, p_hi = check_percentiles(percentiles)
     lo, hi = np.percentile(data, [p_lo, p_hi])
     return float(lo), float(hi)
 
 
-def _check_percentiles(percentiles) -> tuple[float, float]:
-    try:
-        p_lo, p_hi = (float(p) for p in percentiles)
-    except (TypeError, ValueError):
-        raise InputError(f"percentiles must be a pair (low, high) such as (2, 98), got {percentiles!r}.") from None
-    if not 0.0 <= p_lo < p_hi <= 100.0:
-        raise InputError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles!r}.")
-    return p_lo, p_hi
-
-
-def _check_vrange(vrange) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in vrange)
-    except (TypeError, ValueError):
-        raise InputError(f"vrange must be a pair (lo, hi) of numbers, got {vrange!r}.") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise InputError(f"vrange must be finite with lo < hi, got {vrange!r}; use shared_range() to compute one.")
-    return lo, hi
-
-
 # ------------------------------------------------------------------------------------------ normalisation
-def normalize(inverse_depth, mode: str = "minmax", percentiles=(2, 98), vrange=None) -> np.ndarray:
+def normalize(
+    inverse_depth: np.ndarray, mode: str = "minmax", percentiles: Percentiles = (2, 98), vrange: VRange = None
+) -> np.ndarray:
     """Map a depth-like map linearly to [0, 1].
 
     Args:
@@ -153,11 +107,11 @@ def normalize(inverse_depth, mode: str = "minmax", percentiles=(2, 98), vrange=N
         >>> normalize(np.array([[0.0, 5.0, 10.0]]), vrange=(0, 20)).tolist()
         [[0.0, 0.25, 0.5]]
     """
-    values = _as_map(inverse_depth)
+    values = as_map(inverse_depth)
     finite = np.isfinite(values)
     all_finite = bool(finite.all())
     if vrange is not None:
-        lo, hi = _check_vrange(vrange)
+        lo, hi = check_vrange(vrange)
     else:
         lo, hi = _value_range(values, mode, percentiles, finite=True if all_finite else finite)
     scale = np.float32(1.0 / (hi - lo)) if hi > lo else np.float32(np.inf)
@@ -171,7 +125,9 @@ def normalize(inverse_depth, mode: str = "minmax", percentiles=(2, 98), vrange=N
     return out
 
 
-def shared_range(maps, mode: str = "percentile", percentiles=(2, 98)) -> tuple[float, float]:
+def shared_range(
+    maps: Iterable[np.ndarray], mode: str = "percentile", percentiles: Percentiles = (2, 98)
+) -> tuple[float, float]:
     """One (lo, hi) value range for several maps (e.g. the frames of a video), for ``vrange=``.
 
     The range is computed over the finite values of all maps pooled together.
@@ -188,7 +144,7 @@ def shared_range(maps, mode: str = "percentile", percentiles=(2, 98)) -> tuple[f
         >>> shared_range([np.array([[0.0, 1.0]]), np.array([[3.0, 4.0]])], mode="minmax")
         (0.0, 4.0)
     """
-    arrays = [_as_map(m, "each map") for m in maps]
+    arrays = [as_map(m, "each map") for m in maps]
     if not arrays:
         raise InputError("maps is empty; pass at least one (H, W) depth map.")
     pooled = np.concatenate([a[np.isfinite(a)] for a in arrays])
@@ -234,13 +190,8 @@ def _lut(cmap) -> np.ndarray:
 
 
 def colorize(
-    inverse_depth,
-    cmap: str = "inferno",
-    mode: str = "percentile",
-    vrange=None,
-    percentiles=(2, 98),
-    units: str | None = None,
-    invalid_color=INVALID_COLOR,
+    inverse_depth: np.ndarray, cmap: Any = "inferno", mode: str = "percentile", vrange: VRange = None,
+    percentiles: Percentiles = (2, 98), units: str | None = None, invalid_color: Sequence[int] = INVALID_COLOR,
 ) -> np.ndarray:
     """Colour a depth map with a matplotlib colour map; near = bright/warm by default.
 
@@ -265,7 +216,7 @@ def colorize(
     import cv2
 
     _check_units(units)
-    values = _as_map(inverse_depth)
+    values = as_map(inverse_depth)
     lut = _lut(cmap)
     color = np.asarray(invalid_color, dtype=np.int64)
     if color.shape != (3,) or color.min() < 0 or color.max() > 255:
@@ -296,10 +247,18 @@ def _new_figure(figsize):
     return Figure(figsize=figsize, layout="constrained")
 
 
+def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """(figure, axes) to draw into: those of ``ax`` if given, else a new figure of ``figsize`` inches with one axes."""
+    if ax is not None:
+        return ax.figure, ax
+    fig = _new_figure(figsize)
+    return fig, fig.subplots()
+
+
 def _display_array(values: np.ndarray, mode, percentiles, vrange, units):
     """(array to imshow, vmin, vmax, cmap suffix) for a depth-like map."""
     if units == "m":
-        lo, hi = _check_vrange(vrange) if vrange is not None else _value_range(values, mode, percentiles)
+        lo, hi = check_vrange(vrange) if vrange is not None else _value_range(values, mode, percentiles)
         if hi <= lo:
             hi = lo + 1.0
         shown = np.ma.masked_invalid(values)
@@ -316,7 +275,7 @@ def _colormap(cmap, units, invalid_color=INVALID_COLOR):
     return colormap.with_extremes(bad=tuple(c / 255.0 for c in invalid_color))
 
 
-def colorbar(mappable, ax, units: str | None = None):
+def colorbar(mappable: Any, ax: Axes, units: str | None = None) -> Colorbar:
     """Add a colour bar labelled "near" / "far" next to ``ax``.
 
     Args:
@@ -344,15 +303,9 @@ def colorbar(mappable, ax, units: str | None = None):
 
 
 def show_depth(
-    inverse_depth,
-    cmap: str = "inferno",
-    mode: str = "percentile",
-    vrange=None,
-    percentiles=(2, 98),
-    units: str | None = None,
-    title: str | None = None,
-    ax=None,
-):
+    inverse_depth: np.ndarray, cmap: Any = "inferno", mode: str = "percentile", vrange: VRange = None,
+    percentiles: Percentiles = (2, 98), units: str | None = None, title: str | None = None, ax: Axes | None = None,
+) -> Figure:
     """Show one depth map with a "near" / "far" colour bar.
 
     Args:
@@ -365,13 +318,9 @@ def show_depth(
         The :class:`matplotlib.figure.Figure`.
     """
     _check_units(units)
-    values = _as_map(inverse_depth)
+    values = as_map(inverse_depth)
     colormap = _colormap(cmap, units)
-    if ax is None:
-        fig = _new_figure((5, 4))
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (5, 4))
     shown, vmin, vmax = _display_array(values, mode, percentiles, vrange, units)
     artist = ax.imshow(shown, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_title(title if title is not None else ("depth (m)" if units == "m" else "inverse depth"))
@@ -381,15 +330,10 @@ def show_depth(
 
 
 def show_side_by_side(
-    image,
-    inverse_depth,
-    cmap: str = "inferno",
-    mode: str = "percentile",
-    vrange=None,
-    units: str | None = None,
-    titles=("image", None),
-    figsize=(10, 4),
-):
+    image: np.ndarray, inverse_depth: np.ndarray, cmap: Any = "inferno", mode: str = "percentile",
+    vrange: VRange = None, units: str | None = None, titles: tuple[str, str | None] = ("image", None),
+    figsize: tuple[float, float] = (10, 4),
+) -> Figure:
     """Image and its depth map next to each other, the depth with a "near" / "far" colour bar.
 
     Args:
@@ -402,9 +346,9 @@ def show_side_by_side(
     Returns:
         A :class:`matplotlib.figure.Figure` with three axes: image, depth, colour bar.
     """
-    img = _as_image(image)
-    values = _as_map(inverse_depth)
-    _check_same_size(img, values)
+    img = as_image(image)
+    values = as_map(inverse_depth)
+    check_same_size(img, values)
     fig = _new_figure(figsize)
     ax_img, ax_depth = fig.subplots(1, 2)
     ax_img.imshow(img)
@@ -414,7 +358,10 @@ def show_side_by_side(
     return fig
 
 
-def histogram(inverse_depth, bins: int = 64, units: str | None = None, percentiles=(2, 98), ax=None):
+def histogram(
+    inverse_depth: np.ndarray, bins: int = 64, units: str | None = None, percentiles: Percentiles | None = (2, 98),
+    ax: Axes | None = None,
+) -> Figure:
     """Histogram of the finite values of a depth map, with the ``percentiles`` marked.
 
     Args:
@@ -428,18 +375,14 @@ def histogram(inverse_depth, bins: int = 64, units: str | None = None, percentil
         The :class:`matplotlib.figure.Figure`; the title reports how many pixels were non-finite.
     """
     _check_units(units)
-    values = _as_map(inverse_depth)
+    values = as_map(inverse_depth)
     if int(bins) < 1:
         raise InputError(f"bins must be a positive integer, got {bins!r}.")
     finite = values[np.isfinite(values)]
-    if ax is None:
-        fig = _new_figure((5, 3))
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (5, 3))
     ax.hist(finite, bins=int(bins), color="0.3")
     if percentiles is not None and finite.size:
-        p_lo, p_hi = _check_percentiles(percentiles)
+        p_lo, p_hi = check_percentiles(percentiles)
         for p, v in zip((p_lo, p_hi), np.percentile(finite, [p_lo, p_hi]), strict=False):
             ax.axvline(v, color="tab:red", linestyle="--", linewidth=1, label=f"percentile {p:g}")
         ax.legend(fontsize=8)
@@ -449,7 +392,10 @@ def histogram(inverse_depth, bins: int = 64, units: str | None = None, percentil
     return fig
 
 
-def contour_overlay(image, inverse_depth, levels=8, cmap: str = "inferno", units: str | None = None, ax=None):
+def contour_overlay(
+    image: np.ndarray, inverse_depth: np.ndarray, levels: int | Sequence[float] = 8, cmap: Any = "inferno",
+    units: str | None = None, ax: Axes | None = None,
+) -> Figure:
     """Draw iso-depth contour lines over the image.
 
     Args:
@@ -465,9 +411,9 @@ def contour_overlay(image, inverse_depth, levels=8, cmap: str = "inferno", units
         The :class:`matplotlib.figure.Figure`.
     """
     _check_units(units)
-    img = _as_image(image)
-    values = _as_map(inverse_depth)
-    _check_same_size(img, values)
+    img = as_image(image)
+    values = as_map(inverse_depth)
+    check_same_size(img, values)
     if units == "m":
         field = np.ma.masked_invalid(values)
     else:
@@ -479,11 +425,7 @@ def contour_overlay(image, inverse_depth, levels=8, cmap: str = "inferno", units
     else:
         levels = sorted(float(v) for v in levels)
     colormap = _colormap(cmap, units)
-    if ax is None:
-        fig = _new_figure((5, 4))
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax = _figure_and_axes(ax, (5, 4))
     ax.imshow(img)
     ax.contour(field, levels=levels, cmap=colormap, linewidths=1.2)
     ax.set_title("iso-depth contours (m)" if units == "m" else "iso-inverse-depth contours")
@@ -492,7 +434,10 @@ def contour_overlay(image, inverse_depth, levels=8, cmap: str = "inferno", units
 
 
 # ------------------------------------------------------------------------------------------------------ 3-D
-def pseudo_depth(inverse_depth, near_m: float = 1.0, far_m: float = 10.0, mode="percentile", vrange=None):
+def pseudo_depth(
+    inverse_depth: np.ndarray, near_m: float = 1.0, far_m: float = 10.0, mode: str = "percentile",
+    vrange: VRange = None,
+) -> np.ndarray:
     """Turn relative inverse depth into a *display-only* depth in metres for 3-D views.
 
     MiDaS output has unknown scale and shift, so no metric depth can be recovered from it alone. For a 3-D
@@ -511,7 +456,7 @@ def pseudo_depth(inverse_depth, near_m: float = 1.0, far_m: float = 10.0, mode="
         >>> pseudo_depth(np.array([[0.0, 1.0]]), near_m=1.0, far_m=4.0, mode="minmax").tolist()
         [[4.0, 1.0]]
     """
-    values = _as_map(inverse_depth)
+    values = as_map(inverse_depth)
     if not (0.0 < near_m < far_m and math.isfinite(far_m)):
         raise InputError(f"need 0 < near_m < far_m (finite), got near_m={near_m!r}, far_m={far_m!r}.")
     unit = normalize(values, mode=mode, vrange=vrange)
@@ -521,7 +466,9 @@ def pseudo_depth(inverse_depth, near_m: float = 1.0, far_m: float = 10.0, mode="
     return depth
 
 
-def point_cloud(image, depth_m, fov_deg: float = 60.0, stride: int = 1):
+def point_cloud(
+    image: np.ndarray, depth_m: np.ndarray, fov_deg: float = 60.0, stride: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Back-project a depth map into a coloured 3-D point cloud with a pinhole camera.
 
     Camera frame (OpenCV convention): x to the right, y down, z forward (along the optical axis), metres.
@@ -545,39 +492,39 @@ def point_cloud(image, depth_m, fov_deg: float = 60.0, stride: int = 1):
         >>> pts[:, 2].tolist(), pts[:, 0].tolist()
         ([2.0, 2.0, 2.0, 2.0], [-1.0, 1.0, -1.0, 1.0])
     """
-    img = _as_image(image)
-    depth = _as_map(depth_m, "depth_m")
-    _check_same_size(img, depth, "depth_m")
+    img = as_image(image)
+    depth = as_map(depth_m, "depth_m")
+    check_same_size(img, depth, "depth_m")
     if not 0.0 < float(fov_deg) < 180.0:
         raise InputError(f"fov_deg must be between 0 and 180 degrees (exclusive), got {fov_deg!r}.")
     if int(stride) != stride or stride < 1:
         raise InputError(f"stride must be a positive integer, got {stride!r}.")
     stride = int(stride)
-    h, w = depth.shape
-    focal = (w / 2.0) / math.tan(math.radians(float(fov_deg)) / 2.0)
-    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-    z = depth[::stride, ::stride].astype(np.float64)
-    v, u = np.mgrid[0:h:stride, 0:w:stride]
-    keep = np.isfinite(z) & (z > 0)
-    z = z[keep]
-    x = (u[keep] - cx) / focal * z
-    y = (v[keep] - cy) / focal * z
-    points = np.stack([x, y, z], axis=1).astype(np.float32)
+    x, y, z = _camera_grid(depth, fov_deg, stride)
+    keep = np.isfinite(z)
+    points = np.stack([x[keep], y[keep], z[keep]], axis=1).astype(np.float32)
     colors = img[::stride, ::stride][keep]
     return points, np.ascontiguousarray(colors)
 
 
+def _camera_grid(depth: np.ndarray, fov_deg: float, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, z) in metres of every ``stride``-th pixel (pinhole model of :func:`point_cloud`); NaN where invalid.
+
+    Returns three float64 arrays of shape (ceil(H / stride), ceil(W / stride)); pixels whose depth is
+    non-finite or <= 0 are NaN in all three.
+    """
+    h, w = depth.shape
+    focal = (w / 2.0) / math.tan(math.radians(float(fov_deg)) / 2.0)
+    z = depth[::stride, ::stride].astype(np.float64)
+    z = np.where(np.isfinite(z) & (z > 0), z, np.nan)
+    v, u = np.mgrid[0:h:stride, 0:w:stride]
+    return (u - (w - 1) / 2.0) / focal * z, (v - (h - 1) / 2.0) / focal * z, z
+
+
 def show_3d(
-    image,
-    depth_m,
-    fov_deg: float = 60.0,
-    stride: int = 4,
-    kind: str = "scatter",
-    max_points: int = 20000,
-    elev: float = 20.0,
-    azim: float = -70.0,
-    point_size: float = 2.0,
-):
+    image: np.ndarray, depth_m: np.ndarray, fov_deg: float = 60.0, stride: int = 4, kind: str = "scatter",
+    max_points: int = 20000, elev: float = 20.0, azim: float = -70.0, point_size: float = 2.0,
+) -> Figure:
     """3-D view of a coloured depth map (matplotlib scatter or surface).
 
     The axes show x (right), z (depth, forward) and height = -y (up), all in metres, so the picture is
@@ -596,11 +543,10 @@ def show_3d(
     Returns:
         The :class:`matplotlib.figure.Figure` with one 3-D Axes.
     """
-    if kind not in ("scatter", "surface"):
-        raise InputError(f"kind must be 'scatter' or 'surface', got {kind!r}.")
-    img = _as_image(image)
-    depth = _as_map(depth_m, "depth_m")
-    _check_same_size(img, depth, "depth_m")
+    check_choice(kind, "kind", ("scatter", "surface"))
+    img = as_image(image)
+    depth = as_map(depth_m, "depth_m")
+    check_same_size(img, depth, "depth_m")
     if int(max_points) < 1:
         raise InputError(f"max_points must be a positive integer, got {max_points!r}.")
     h, w = depth.shape
@@ -613,12 +559,7 @@ def show_3d(
         points, colors = point_cloud(img, depth, fov_deg=fov_deg, stride=stride)
         ax.scatter(points[:, 0], points[:, 2], -points[:, 1], c=colors / 255.0, s=point_size, depthshade=False)
     else:
-        focal = (w / 2.0) / math.tan(math.radians(float(fov_deg)) / 2.0)
-        z = depth[::stride, ::stride].astype(np.float64)
-        z = np.where(np.isfinite(z) & (z > 0), z, np.nan)
-        v, u = np.mgrid[0:h:stride, 0:w:stride]
-        x = (u - (w - 1) / 2.0) / focal * z
-        y = (v - (h - 1) / 2.0) / focal * z
+        x, y, z = _camera_grid(depth, fov_deg, stride)
         ax.plot_surface(x, z, -y, facecolors=img[::stride, ::stride] / 255.0, rstride=1, cstride=1,
                         linewidth=0, antialiased=False, shade=False)
     ax.set_xlabel("x (m)")
@@ -629,8 +570,8 @@ def show_3d(
     return fig
 
 
-# -------------------------------------------------------------------------------------- invalid pixels, demos
-def fill_invalid(inverse_depth, valid=None) -> np.ndarray:
+# ------------------------------------------------------------------------------------------ invalid pixels
+def fill_invalid(inverse_depth: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Fill unmeasured pixels of an inverse-depth map with the *farthest* measured value next to them.
 
     Stereo ground truth has holes where only one camera sees the scene: background just beside a near
@@ -651,7 +592,7 @@ def fill_invalid(inverse_depth, valid=None) -> np.ndarray:
     """
     import cv2
 
-    values = _as_map(inverse_depth)
+    values = as_map(inverse_depth)
     known = np.isfinite(values)
     if valid is not None:
         valid = np.asarray(valid)
@@ -671,112 +612,3 @@ def fill_invalid(inverse_depth, valid=None) -> np.ndarray:
         work[new] = grown[new]
         known |= new
     return work
-
-
-@dataclass(frozen=True)
-class DemoDepth:
-    """The picture and depth map a lesson works on (see :func:`demo_depth`).
-
-    Attributes:
-        name: sample name, e.g. ``"motorcycle"``.
-        image: (H, W, 3) uint8 RGB.
-        inverse_depth: (H, W) float32 inverse depth, larger = nearer: true 1/metres for ground truth,
-            relative (no unit) for a model prediction. Unmeasured ground-truth pixels are filled or 0.
-        description: one line saying where the map comes from; print it.
-        ground_truth: True when ``inverse_depth`` is the stereo ground truth, not a prediction.
-        valid: (H, W) bool, True where the map holds a measurement or a prediction (False = filled or 0).
-        depth_m: (H, W) float32 depth in metres of ``inverse_depth`` (ground truth, or a prediction calibrated
-            with two ground-truth distances), or None when no metric scale is known.
-        ground_truth_m: (H, W) float32 ground-truth depth in metres (+inf unmeasured) for the motorcycle,
-            else None.
-        fov_deg: horizontal field of view of the camera in degrees if known (motorcycle), else None.
-    """
-
-    name: str
-    image: np.ndarray
-    inverse_depth: np.ndarray
-    description: str
-    ground_truth: bool
-    valid: np.ndarray
-    depth_m: np.ndarray | None = None
-    ground_truth_m: np.ndarray | None = None
-    fov_deg: float | None = None
-
-
-def _calibration_points(depth_m: np.ndarray, valid: np.ndarray) -> list[tuple[int, int, float]]:
-    """Two measured pixels (x, y, metres) at the 10th and 90th percentile of the ground-truth depth."""
-    rows, cols = np.nonzero(valid)
-    order = np.argsort(depth_m[rows, cols], kind="stable")
-    picks = order[[len(order) // 10, (9 * len(order)) // 10]]
-    return [(int(cols[i]), int(rows[i]), float(depth_m[rows[i], cols[i]])) for i in picks]
-
-
-def demo_depth(model=None, name: str = "motorcycle", max_width: int | None = None, fill: bool = True) -> DemoDepth:
-    """The image and inverse depth a lesson should show: a real prediction if possible, else ground truth.
-
-    With a model that has trained weights (``model.weights_info.pretrained``) this runs it on the sample
-    ``name``. Otherwise a map from random weights would be meaningless, so it returns the *ground-truth*
-    depth of the Middlebury motorcycle (whatever ``name`` says) and the description says so. For the
-    motorcycle, a prediction is also converted to metres with two ground-truth distances
-    (:func:`depthkit.calibration.fit_scale_shift`, the pixels at the 10th and 90th depth percentile).
-
-    Args:
-        model: a model from :func:`depthkit.load_model`, or None (ground truth).
-        name: sample name (see :func:`depthkit.samples.list_samples`).
-        max_width: if given and smaller than the image, shrink to this width in pixels first (image with
-            area averaging, ground truth with nearest neighbour so no depths are mixed).
-        fill: fill unmeasured ground-truth pixels with :func:`fill_invalid` (True, for effects) or leave them
-            at inverse depth 0 and depth +inf (False).
-
-    Returns:
-        A :class:`DemoDepth`.
-    """
-    import cv2
-
-    from .samples import _check_name, load_sample, motorcycle
-
-    name = _check_name(name)
-    if max_width is not None and (int(max_width) != max_width or max_width < 8):
-        raise InputError(f"max_width must be an integer number of pixels >= 8 or None, got {max_width!r}.")
-    info = getattr(model, "weights_info", None)
-    pretrained = bool(getattr(info, "pretrained", False))
-
-    def shrink(array, interpolation):
-        h, w = array.shape[:2]
-        if max_width is None or w <= max_width:
-            return array
-        size = (int(max_width), max(round(h * max_width / w), 1))
-        return cv2.resize(array, size, interpolation=interpolation)
-
-    stereo = motorcycle() if name == "motorcycle" or not pretrained else None
-    gt_m = fov = None
-    if stereo is not None:
-        gt_m = shrink(stereo.depth_m, cv2.INTER_NEAREST)
-        fov = math.degrees(2.0 * math.atan(stereo.shape[1] / 2.0 / stereo.focal_px))
-    if not pretrained:
-        image = shrink(stereo.left, cv2.INTER_AREA)
-        valid = np.isfinite(gt_m)
-        inverse = np.where(valid, 1.0 / np.where(valid, gt_m, 1.0), 0.0).astype(np.float32)
-        missing = 100.0 * (1.0 - valid.mean())
-        if fill:
-            inverse = fill_invalid(inverse, valid)
-            how = f"{missing:.1f}% unmeasured pixels filled with the farthest measured neighbour"
-        else:
-            how = f"{missing:.1f}% unmeasured pixels have inverse depth 0 (depth +inf)"
-        instead = "" if name == "motorcycle" else f" (instead of '{name}', which has no ground truth)"
-        description = (f"No pretrained MiDaS weights, so this is the GROUND-TRUTH depth of the Middlebury motorcycle "
-                       f"(stereo, metres){instead}, NOT a MiDaS prediction; {how}.")
-        depth = np.where(inverse > 0, 1.0 / np.maximum(inverse, 1e-12), np.inf).astype(np.float32)
-        return DemoDepth("motorcycle", image, inverse, description, True, valid, depth, gt_m, fov)
-
-    from .calibration import fit_scale_shift
-    from .inference import estimate_depth
-
-    image = shrink(load_sample(name), cv2.INTER_AREA)
-    inverse = estimate_depth(image, model).inverse_depth
-    description = f"MiDaS_small prediction on '{name}' ({info.label}): relative inverse depth, no unit"
-    depth = None
-    if gt_m is not None:
-        depth = fit_scale_shift(inverse, _calibration_points(gt_m, np.isfinite(gt_m))).depth_m
-        description += "; metres from two ground-truth distances (fit_scale_shift)"
-    return DemoDepth(name, image, inverse, description + ".", False, np.ones(inverse.shape, bool), depth, gt_m, fov)

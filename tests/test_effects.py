@@ -189,20 +189,11 @@ def test_save_mp4_round_trip(tmp_path):
     assert frames[1][8, 12, 1] > 200 and frames[1][8, 12, 0] < 60  # green frame (BGR order when read)
 
 
-def test_save_mp4_reports_a_missing_codec(tmp_path, monkeypatch):
-    class ClosedWriter:
-        def __init__(self, *args):
-            pass
-
-        def isOpened(self):
-            return False
-
-        def release(self):
-            pass
-
-    monkeypatch.setattr(cv2, "VideoWriter", ClosedWriter)
+def test_save_mp4_reports_a_missing_encoder(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))  # save_mp4 encodes through ffmpeg (H.264)
     with pytest.raises(DepthkitError, match="save_gif"):
         fx.save_mp4(_solid_frames(), tmp_path / "a.mp4")
+    assert not (tmp_path / "a.mp4").exists()
 
 
 def test_frame_writers_validate_input(tmp_path):
@@ -387,3 +378,16 @@ def test_anaglyph_screen_plane_has_no_disparity():
     img = _texture(10, 12)
     out = fx.anaglyph(img, np.full((10, 12), 0.5), max_shift_px=10, pivot=0.5, vrange=(0, 1))
     np.testing.assert_array_equal(out, img)
+
+
+def test_save_gif_creates_folders_checks_the_suffix_and_writes_the_io_encoding(tmp_path):
+    from depthkit.io import encode_gif
+
+    path = fx.save_gif(_solid_frames(), tmp_path / "new" / "sub" / "a.gif", fps=10)
+    assert path == tmp_path / "new" / "sub" / "a.gif"
+    assert path.read_bytes() == encode_gif(_solid_frames(), fps=10)
+    with pytest.raises(InputError, match=r"save_gif writes \.gif files, but the path .* ends in '\.png'"):
+        fx.save_gif(_solid_frames(), tmp_path / "a.png")
+    with pytest.raises(InputError, match=r"save_mp4 writes \.mp4 files"):
+        fx.save_mp4(_solid_frames(), tmp_path / "a.gif")
+    assert "encode_gif" not in fx.__all__  # one GIF encoder, in depthkit.io

@@ -1,7 +1,14 @@
 """Tests for depthkit.io: read_image conversions and failures, and the file writers/readers."""
 
+import errno
 import io
+import json
+import os
+import re
+import socket
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
 from pathlib import Path
@@ -14,8 +21,18 @@ from PIL import Image, ImageOps
 from depthkit.errors import DepthkitError, ImageError, InputError
 from depthkit.io import (
     _ORIENTATION_OPS,
+    DEFAULT_MAX_FILE_BYTES,
+    encode_npy,
+    encode_pfm,
+    encode_ply,
+    encode_png,
+    encode_png16,
+    image_size,
+    max_file_bytes,
+    output_path,
     read_image,
     read_pfm,
+    write_file,
     write_npy,
     write_pfm,
     write_ply,
@@ -87,7 +104,7 @@ def test_empty_file(tmp_path):
 
 
 def test_missing_file_and_folder(tmp_path):
-    with pytest.raises(ImageError, match="Image file not found: .*nope.jpg"):
+    with pytest.raises(ImageError, match=r"Image file not found: .*nope\.jpg"):
         read_image(tmp_path / "nope.jpg")
     with pytest.raises(ImageError, match="is a folder, not an image file"):
         read_image(str(tmp_path))
@@ -472,3 +489,476 @@ def test_write_ply_rejects_bad_input(tmp_path):
         write_ply(tmp_path / "x.ply", np.zeros((2, 3)), np.zeros((2, 3)))
     with pytest.raises(InputError, match="got shape \\(3, 3\\) dtype uint8"):
         write_ply(tmp_path / "x.ply", np.zeros((2, 3)), np.zeros((3, 3), np.uint8))
+
+
+# ----------------------------------------------------------------------------------------------------
+# encoders: the bytes the writers write, the one path policy
+# ----------------------------------------------------------------------------------------------------
+def test_encode_png_round_trips_rgb_rgba_and_grey():
+    rng = np.random.default_rng(7)
+    for image in (rng.integers(0, 256, (5, 7, 3), dtype=np.uint8), rng.integers(0, 256, (5, 7, 4), dtype=np.uint8),
+                  rng.integers(0, 256, (5, 7), dtype=np.uint8)):
+        for level in (0, 1, 9):
+            data = encode_png(image, compress_level=level)
+            with Image.open(io.BytesIO(data)) as png:
+                expected_mode = "L" if image.ndim == 2 else ("RGB" if image.shape[2] == 3 else "RGBA")
+                assert png.format == "PNG" and png.mode == expected_mode
+                np.testing.assert_array_equal(np.asarray(png), image)
+
+
+def test_encode_png_is_what_write_png_writes(tmp_path):
+    rgb = np.random.default_rng(8).integers(0, 256, (6, 9, 3), dtype=np.uint8)
+    assert write_png(tmp_path / "a.png", rgb).read_bytes() == encode_png(rgb)
+    assert write_png(tmp_path / "b.png", rgb, compress_level=9).read_bytes() == encode_png(rgb, compress_level=9)
+
+
+@pytest.mark.parametrize("image, level, message", [
+    (np.zeros((4, 4, 2), np.uint8), 1, r"\(H, W, 3\) RGB, \(H, W, 4\) RGBA or \(H, W\) grey uint8 array, got shape"),
+    (np.zeros((4, 4, 3), np.float32), 1, "dtype float32"),
+    (np.zeros((0, 4, 3), np.uint8), 1, "non-empty"),
+    ([[1, 2]], 1, "got list"),
+    (np.zeros((4, 4, 3), np.uint8), 10, "compress_level must be an integer from 0 to 9, got 10"),
+    (np.zeros((4, 4, 3), np.uint8), True, "compress_level must be an integer"),
+])
+def test_encode_png_rejects_bad_input(image, level, message):
+    with pytest.raises(InputError, match=message) as info:
+        encode_png(image, compress_level=level)
+    _assert_one_clean_sentence(info)
+
+
+def test_other_encoders_give_the_bytes_their_writers_write(tmp_path):
+    depth = np.array([[1.0, 2.0, np.nan], [4.0, np.inf, 0.5]], np.float32)
+    assert write_png16(tmp_path / "d.png", depth, vmin=0, vmax=4).read_bytes() == encode_png16(depth, vmin=0, vmax=4)
+    assert write_npy(tmp_path / "d.npy", depth).read_bytes() == encode_npy(depth)
+    assert write_pfm(tmp_path / "d.pfm", depth).read_bytes() == encode_pfm(depth)
+    points, colors = np.array([[0.0, 1.0, 2.0]]), np.array([[1, 2, 3]], np.uint8)
+    for binary in (True, False):
+        written = write_ply(tmp_path / f"c{binary}.ply", points, colors, binary=binary).read_bytes()
+        assert written == encode_ply(points, colors, binary=binary)
+    np.testing.assert_array_equal(np.load(io.BytesIO(encode_npy(depth))), depth)
+    with pytest.raises(InputError, match="encode_png16: vmin"):
+        encode_png16(depth, vmin=3, vmax=1)
+    with pytest.raises(InputError, match=r"encode_ply: points must have shape \(N, 3\)"):
+        encode_ply(np.zeros((2, 2)))
+
+
+def test_output_path_is_the_one_path_policy(tmp_path):
+    out = output_path(tmp_path / "x" / "y" / "Z.PNG", (".png",), writer="demo")
+    assert out.parent.is_dir() and not out.exists()
+    with pytest.raises(InputError, match=r"demo writes \.gif files, but the path .*ends in '\.png'; use a path ending"):
+        output_path(tmp_path / "a.png", (".gif",), writer="demo")
+    (tmp_path / "x.gif").mkdir()
+    with pytest.raises(InputError, match="is an existing folder; pass a file path such as"):
+        output_path(tmp_path / "x.gif", (".gif",), writer="demo")
+    with pytest.raises(InputError, match=r"path must be a str or pathlib\.Path, got int"):
+        output_path(3, (".png",), writer="demo")
+    path = write_file(tmp_path / "new" / "t.txt", b"abc", suffixes=(".txt",), writer="demo")
+    assert path.read_bytes() == b"abc"
+
+
+def test_write_file_turns_os_errors_into_one_sentence(tmp_path, monkeypatch):
+    def disk_full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "write_bytes", disk_full)
+        with pytest.raises(InputError, match=r"demo: could not write .*t\.txt' \(No space left on device\); choose a "
+                                             "writable location") as info:
+            write_file(tmp_path / "t.txt", b"x", suffixes=(".txt",), writer="demo")
+        _assert_one_clean_sentence(info)
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    with pytest.raises(InputError, match="cannot create the folder") as info:
+        write_file(blocked / "t.txt", b"x", suffixes=(".txt",), writer="demo")
+    _assert_one_clean_sentence(info)
+
+
+# ----------------------------------------------------------------------------------------------------
+# read_image: only regular files, and never more than the byte cap
+# ----------------------------------------------------------------------------------------------------
+@pytest.mark.timeout(30)
+def test_non_regular_files_are_refused_before_reading(tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)  # opening it for reading would block forever
+    zero = tmp_path / "zero.jpg"
+    zero.symlink_to("/dev/zero")  # reading it would never end
+    to_fifo = tmp_path / "link.png"
+    to_fifo.symlink_to(fifo)
+    folder_link = tmp_path / "folder.png"
+    folder_link.symlink_to(tmp_path)
+    sock_path = tmp_path / "s.png"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    try:
+        cases = [(fifo, r"pipe\.jpg' is a FIFO \(named pipe\), not a regular image file, so it is not read"),
+                 (zero, r"zero\.jpg' links to '/dev/zero', which is a character device"),
+                 (to_fifo, r"link\.png' links to '.*pipe\.jpg', which is a FIFO"),
+                 (folder_link, "is a folder, not an image file"),
+                 (sock_path, r"s\.png' is a socket, not a regular image file"),
+                 (Path("/dev/null"), "'/dev/null' is a character device")]
+        for source, message in cases:
+            for reader in (read_image, image_size, read_pfm):
+                with pytest.raises(ImageError, match=message) as info:
+                    reader(source)
+                _assert_one_clean_sentence(info)
+    finally:
+        sock.close()
+
+
+def test_broken_link_is_reported_as_missing(tmp_path):
+    link = tmp_path / "gone.jpg"
+    link.symlink_to(tmp_path / "deleted.jpg")
+    with pytest.raises(ImageError, match=r"Image file not found: .*gone\.jpg' \(a broken link\)"):
+        read_image(link)
+
+
+class _EndlessStream(io.RawIOBase):
+    """A binary file object that never ends (like a socket or /dev/zero opened elsewhere); counts what it gives."""
+
+    def __init__(self):
+        self.given = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        buffer[:] = b"\xff" * len(buffer)
+        self.given += len(buffer)
+        return len(buffer)
+
+
+def test_an_endless_file_object_is_stopped_at_the_cap(monkeypatch):
+    stream = _EndlessStream()
+    with pytest.raises(ImageError, match=r"larger than 3,000,000 bytes, the most depthkit reads from one file") as info:
+        read_image(stream, max_bytes=3_000_000)
+    _assert_one_clean_sentence(info)
+    assert 3_000_000 < stream.given <= 3_000_001  # it stopped one byte past the cap, in 1 MiB chunks
+    monkeypatch.setenv("DEPTHKIT_MAX_FILE_BYTES", "5000")
+    assert max_file_bytes() == 5000
+    stream = _EndlessStream()
+    with pytest.raises(ImageError, match=r"larger than 5,000 bytes.*DEPTHKIT_MAX_FILE_BYTES"):
+        read_image(stream)
+    assert stream.given == 5001
+    monkeypatch.setenv("DEPTHKIT_MAX_FILE_BYTES", "lots")
+    with pytest.raises(ImageError, match="DEPTHKIT_MAX_FILE_BYTES='lots' is not a positive whole number of bytes"):
+        read_image(_EndlessStream())
+    monkeypatch.delenv("DEPTHKIT_MAX_FILE_BYTES")
+    assert max_file_bytes() == DEFAULT_MAX_FILE_BYTES == 200_000_000
+    with pytest.raises(ImageError, match="max_bytes must be a positive integer number of bytes, got 0"):
+        read_image(_EndlessStream(), max_bytes=0)
+
+
+def test_a_file_over_the_cap_is_refused_and_one_under_it_is_read(tmp_path):
+    path = write_png(tmp_path / "n.png", np.random.default_rng(9).integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    size = path.stat().st_size
+    with pytest.raises(ImageError, match=rf"n\.png' is larger than {size - 1:,} bytes"):
+        read_image(path, max_bytes=size - 1)
+    assert read_image(path, max_bytes=size).shape == (40, 40, 3)
+    with open(path, "rb") as handle, pytest.raises(ImageError, match=f"larger than {size - 1:,} bytes"):
+        read_image(handle, max_bytes=size - 1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# read_image: HEIC and AVIF phone photos
+# ----------------------------------------------------------------------------------------------------
+def _encoded(rgb, fmt, orientation=1, **options):
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format=fmt, exif=exif.tobytes(), **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "orientation, shape, red_corner",
+    [(1, (16, 24, 3), (0, 0)), (3, (16, 24, 3), (-1, -1)), (6, (24, 16, 3), (0, -1)), (8, (24, 16, 3), (-1, 0))],
+)
+def test_heic_is_decoded_upright_like_jpeg(orientation, shape, red_corner):
+    heic = _encoded(_quadrant_image(), "HEIF", orientation, quality=95)
+    assert heic[4:12] == b"ftypheic"
+    rgb = read_image(heic)
+    assert rgb.shape == shape and _is_red(rgb[red_corner])
+    assert not _is_red(rgb[(-1 - red_corner[0]) % shape[0], (-1 - red_corner[1]) % shape[1]])
+    jpeg = read_image(_encoded(_quadrant_image(), "JPEG", orientation, quality=95))
+    assert np.abs(rgb.astype(int) - jpeg.astype(int)).mean() < 8  # same picture, same way up (codecs blur edges)
+    assert image_size(heic) == shape[:2]
+
+
+def test_truncated_heic_is_one_sentence():
+    heic = _encoded(_quadrant_image(), "HEIF", quality=95)
+    message = r"HEIF photo but is truncated or corrupt|truncated or corrupt, so"
+    for cut in (len(heic) // 2, len(heic) - 10):
+        with pytest.raises(ImageError, match=message) as info:
+            read_image(heic[:cut])
+        _assert_one_clean_sentence(info)
+
+
+def test_avif_is_decoded_when_pillow_supports_it():
+    from PIL import features
+
+    assert features.check("avif"), "this Pillow build has no AVIF codec; README says AVIF needs Pillow >= 11.3"
+    rgb = read_image(_encoded(_quadrant_image(), "AVIF", quality=95))
+    assert rgb.shape == (16, 24, 3) and _is_red(rgb[0, 0]) and not _is_red(rgb[-1, -1])
+
+
+# ----------------------------------------------------------------------------------------------------
+# read_image: big phone photos and size limits
+# ----------------------------------------------------------------------------------------------------
+_BLOCK = 96  # the synthetic 48 MP photo is a grid of 84 x 63 solid blocks of 96 x 96 px
+
+
+@pytest.fixture(scope="module")
+def photo_48mp(tmp_path_factory):
+    """An 8064 x 6048 (48 MP, a current phone's 48 MP mode) JPEG of random solid blocks, and the block colours."""
+    colours = np.random.default_rng(10).integers(0, 256, (6048 // _BLOCK, 8064 // _BLOCK, 3), dtype=np.uint8)
+    path = tmp_path_factory.mktemp("photos") / "phone_48mp.jpg"
+    Image.fromarray(colours).resize((8064, 6048), Image.Resampling.NEAREST).save(path, quality=80)
+    return path, colours
+
+
+def test_48mp_jpeg_is_refused_at_full_size_and_loads_at_reduced_scale(photo_48mp, monkeypatch):
+    path, colours = photo_48mp
+    with pytest.raises(ImageError, match=r"8064 x 6048 px \(48,771,072 pixels\), more than max_pixels.*max_size="):
+        read_image(path)
+    assert image_size(path) == (6048, 8064)
+    from PIL import JpegImagePlugin
+
+    decoded = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        result = draft(self, mode, size)
+        decoded.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    rgb = read_image(path, max_size=1024)
+    assert rgb.shape == (768, 1024, 3)
+    assert decoded == [(2016, 1512)]  # decoded at 1/4: the largest reduction that keeps >= 1024 px
+    scale = 1024 / 8064
+    centres = ((np.arange(colours.shape[0]) + 0.5) * _BLOCK * scale).astype(int), \
+        ((np.arange(colours.shape[1]) + 0.5) * _BLOCK * scale).astype(int)
+    sampled = rgb[np.ix_(*centres)]
+    assert np.abs(sampled.astype(int) - colours.astype(int)).mean() < 4  # every block keeps its colour
+
+
+def test_48mp_jpeg_memory_stays_bounded_in_a_fresh_process(photo_48mp):
+    path, _ = photo_48mp
+    code = (
+        "import resource, sys; from depthkit.io import read_image\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "rgb = read_image(sys.argv[1], max_size=1024)\n"
+        "print(rgb.shape, before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    shape, before_mb, after_mb = run.stdout.rsplit(" ", 2)
+    assert shape == "(768, 1024, 3)"
+    # a full decode alone would hold 8064 * 6048 * 4 bytes = 195 MB inside PIL; at 1/4 scale it is 12 MB
+    assert int(after_mb) - int(before_mb) < 100, run.stdout
+
+
+def test_fit_pixels_shrinks_instead_of_refusing_and_max_size_applies_to_every_source(tmp_path):
+    rgb = np.random.default_rng(11).integers(0, 256, (100, 200, 3), dtype=np.uint8)
+    path = write_png(tmp_path / "w.png", rgb)
+    with pytest.raises(ImageError, match="more than max_pixels=5,000"):
+        read_image(path, max_pixels=5000)
+    fitted = read_image(path, max_pixels=5000, fit_pixels=True)
+    assert fitted.shape == (50, 100, 3) and fitted.shape[0] * fitted.shape[1] <= 5000
+    expected = cv2.resize(rgb, (50, 25), interpolation=cv2.INTER_AREA)
+    for source in (path, path.read_bytes(), rgb, Image.fromarray(rgb)):
+        out = read_image(source, max_size=50)
+        assert out.shape == (25, 50, 3)
+        assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1  # area averaging, PIL's or OpenCV's
+    assert read_image(path, max_size=500).shape == (100, 200, 3)  # fits: today's full-size result
+    with pytest.raises(ImageError, match=r"shrunk to 50 x 25 px .* is still more than max_pixels=100"):
+        read_image(path, max_pixels=100, max_size=50)
+    with pytest.raises(ImageError, match="max_size must be a positive integer number of pixels"):
+        read_image(path, max_size=0)
+    with pytest.raises(ImageError, match="fit_pixels must be True or False"):
+        read_image(path, fit_pixels="yes")
+
+
+def test_shrinking_keeps_orientation_modes_and_transparency(tmp_path):
+    path = tmp_path / "o6.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.repeat(np.repeat(_quadrant_image(), 4, 0), 4, 1)).save(path, quality=100, exif=exif.tobytes())
+    rgb = read_image(path, max_size=48)  # 96 x 64 upright, shrunk to 48 x 32 (decoded at 1/2)
+    assert rgb.shape == (48, 32, 3) and _is_red(rgb[0, -1]) and not _is_red(rgb[-1, 0])
+    palette = Image.new("P", (40, 20))
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * (256 * 3 - 6))
+    palette.paste(1, (0, 0, 20, 20))
+    palette.save(tmp_path / "p.png", transparency=0)
+    shrunk = read_image(tmp_path / "p.png", max_size=20)
+    assert shrunk.shape == (10, 20, 3)
+    assert shrunk[5, 2].tolist() == [255, 0, 0] and shrunk[5, 17].tolist() == [255, 255, 255]
+    grey16 = np.full((30, 60), 65535, np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    assert (read_image(tmp_path / "g16.png", max_size=20) == 255).all()
+
+
+def test_declared_bombs_are_refused_before_decoding_even_with_max_size():
+    with pytest.raises(ImageError, match=r"declares 100000 x 100000 px \(10,000,000,000 pixels\), more than the "
+                                         r"250,000,000 pixels depthkit ever decodes.*downscale") as info:
+        read_image(_png_header_only(100_000, 100_000), max_size=1024)
+    _assert_one_clean_sentence(info)
+    with pytest.raises(ImageError, match=r"65000 x 65000 px .* depthkit ever decodes"):
+        read_image(_jpeg_declaring(65000, 65000), max_size=1024)
+    with pytest.raises(ImageError, match=r"65000 x 65000 px .* depthkit ever decodes"):
+        read_image(_jpeg_declaring(65000, 65000), fit_pixels=True)
+    assert image_size(_jpeg_declaring(65000, 100)) == (100, 65000)  # the header alone is fine to read
+
+
+def _jpeg_declaring(width, height):
+    """A tiny JPEG whose frame header (SOF0) claims ``width`` x ``height`` pixels."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+# ----------------------------------------------------------------------------------------------------
+# no upload crashes the kernel: nasty files decoded in a separate process
+# ----------------------------------------------------------------------------------------------------
+_CHILD = r'''
+import json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (3 * 1024 ** 3, resource.RLIM_INFINITY))  # a runaway allocation fails here
+from depthkit.errors import DepthkitError
+from depthkit.io import read_image
+unexpected = 0
+for path in sys.argv[1:]:
+    for options in ({}, {"max_size": 1024}):
+        start = time.perf_counter()
+        try:
+            outcome = {"shape": list(read_image(path, **options).shape)}
+        except DepthkitError as exc:
+            outcome = {"error": str(exc)}
+        except BaseException as exc:  # anything else is a bug: a traceback a student would see
+            outcome = {"unexpected": f"{type(exc).__name__}: {exc}"}
+            unexpected += 1
+        outcome.update(name=path.rsplit("/", 1)[-1], options=options, seconds=time.perf_counter() - start)
+        print(json.dumps(outcome), flush=True)
+sys.exit(3 if unexpected else 0)
+'''
+
+
+_CORRUPT = "truncated or corrupt|corrupt or truncated"
+_PHOTO = np.random.default_rng(12).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+
+
+def _encoded_photo(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(_PHOTO).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def _refused_files(folder: Path) -> dict[str, str]:
+    """Uploads that are not usable pictures -> a regex of the one-sentence refusal each must give."""
+    import zipfile
+
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    contents = {
+        "empty.jpg": (b"", "is empty"),
+        "notes.jpg": (b"shopping list: milk\n", "looks like a text file"),
+        "page.png": (b"<!DOCTYPE html><html><body>Not found</body></html>", "HTML web page"),
+        "paper.jpg": (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" * 20, "it is a PDF document"),
+        "drawing.png": (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "text file"),
+        "cut.jpg": (_encoded_photo("JPEG")[:300], _CORRUPT),
+        "cut.png": (_encoded_photo("PNG")[:60], f"{_CORRUPT}|not a readable image"),
+        "cut.heic": (_encoded_photo("HEIF")[:300], f"HEIF photo but is truncated or corrupt|{_CORRUPT}"),
+        "bomb.png": (_png_header_only(100_000, 100_000), "10,000,000,000 pixels"),
+        "bomb.jpg": (_jpeg_declaring(65000, 65000), "4,225,000,000 pixels"),
+        "bomb.gif": (b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\x00\x00\x00\x2c" + bytes(9)
+                     + b"\x02\x02\x44\x01\x00\x3b", "4,294,836,225 pixels"),
+    }
+    expected = {}
+    for name, (data, refusal) in contents.items():
+        (folder / name).write_bytes(data)
+        expected[name] = refusal
+    with zipfile.ZipFile(folder / "archive.png", "w") as archive:
+        archive.writestr("a.txt", "hello" * 100)
+    Image.fromarray(np.full((8, 8), 300.0, np.float32)).save(folder / "float_hdr.tiff")
+    os.mkfifo(folder / "pipe.jpg")
+    (folder / "zero.jpg").symlink_to("/dev/zero")
+    (folder / "album.jpg").mkdir()
+    expected.update({"archive.png": "it is a ZIP archive", "float_hdr.tiff": "float images must lie in",
+                     "pipe.jpg": "is a FIFO", "zero.jpg": "which is a character device", "album.jpg": "is a folder"})
+    return expected
+
+
+def _picture_files(folder: Path) -> dict[str, tuple[int, int]]:
+    """Unusual but valid pictures -> the (H, W) that read_image must return at full size."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = Image.fromarray(_PHOTO)
+    frames = [Image.new("RGB", (6, 4), c) for c in ((255, 0, 0), (0, 255, 0))]
+    pictures = {
+        "one.png": (Image.new("RGB", (1, 1), (9, 8, 7)), (1, 1), {}),
+        "row.png": (Image.new("RGB", (4000, 1)), (1, 4000), {}),
+        "column.png": (Image.new("L", (1, 4000)), (4000, 1), {}),
+        "grey16.png": (Image.fromarray(np.full((8, 8), 40000, np.uint16)), (8, 8), {}),
+        "float.tiff": (Image.fromarray(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)), (8, 8), {}),
+        "cmyk.jpg": (Image.new("CMYK", (16, 8), (0, 255, 0, 0)), (8, 16), {}),
+        "palette.png": (photo.quantize(16), (24, 32), {}),
+        "onebit.png": (Image.new("1", (9, 5), 1), (5, 9), {}),
+        "rgba.png": (Image.fromarray(np.dstack([_PHOTO, np.full((24, 32), 128, np.uint8)])), (24, 32), {}),
+        "anim.gif": (frames[0], (4, 6), {"save_all": True, "append_images": frames[1:], "loop": 0}),
+        "rotated.jpg": (photo, (32, 24), {"exif": exif.tobytes()}),
+        "rotated.heic": (photo, (32, 24), {"format": "HEIF", "exif": exif.tobytes()}),
+        "photo.heic": (photo, (24, 32), {"format": "HEIF"}),
+        "photo.webp": (photo, (24, 32), {}),
+        "photo.avif": (photo, (24, 32), {}),
+        "Mein Foto – été 写真.jpg": (photo, (24, 32), {}),
+    }
+    for name, (image, _, options) in pictures.items():
+        image.save(folder / name, **options)
+    cv2.imwrite(str(folder / "rgb16.png"), np.full((8, 8, 3), 40000, np.uint16))
+    return {"rgb16.png": (8, 8)} | {name: shape for name, (_, shape, _) in pictures.items()}
+
+
+@pytest.mark.timeout(120)
+def test_no_upload_crashes_the_process(tmp_path):
+    expected = {**_refused_files(tmp_path), **_picture_files(tmp_path)}
+    assert len(expected) >= 33
+    run = subprocess.run([sys.executable, "-c", _CHILD, *(str(tmp_path / name) for name in expected)],
+                         capture_output=True, text=True, timeout=110)
+    results = [json.loads(line) for line in run.stdout.splitlines()]
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:], results[-1:])  # < 0: killed by a signal
+    assert "Traceback" not in run.stderr
+    assert len(results) == 2 * len(expected)
+    for result in results:
+        want = expected[result["name"]]
+        assert result["seconds"] < 5, result
+        if isinstance(want, tuple):
+            assert "shape" in result, result
+            height, width = want
+            scale = min(1.0, 1024 / max(want)) if result["options"] else 1.0
+            assert result["shape"] == [max(1, round(height * scale)), max(1, round(width * scale)), 3], result
+        else:
+            assert "error" in result, result
+            assert re.search(want, result["error"]), result
+            assert "\n" not in result["error"] and result["error"].endswith("."), result
+
+
+def test_read_photo_keeps_photos_that_fit_and_scales_bigger_ones(tmp_path, monkeypatch):
+    from depthkit import io as dio
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(path)
+    assert dio.OVERSIZE_SIDE == 4096
+    np.testing.assert_array_equal(dio.read_photo(path), read_image(path))  # fits: full size, same pixels
+    assert dio.read_photo(path, max_size=20).shape == (15, 20, 3)
+    monkeypatch.setattr(dio, "DEFAULT_MAX_PIXELS", 1000)  # now the photo (1200 px) counts as "too big"
+    monkeypatch.setattr(dio, "OVERSIZE_SIDE", 16)
+    assert dio.read_photo(path).shape == (12, 16, 3)
+    with open(path, "rb") as f:  # a file object is read once
+        assert dio.read_photo(f).shape == (12, 16, 3)
+    assert dio.read_photo(path, max_size=8).shape == (6, 8, 3)

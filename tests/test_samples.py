@@ -71,7 +71,7 @@ def test_env_override(tmp_path, monkeypatch):
 
 def test_env_override_to_missing_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("DEPTHKIT_SAMPLES", str(tmp_path / "nowhere"))
-    with pytest.raises(ImageError, match="DEPTHKIT_SAMPLES is set to .*nowhere', which is not a folder"):
+    with pytest.raises(ImageError, match=r"DEPTHKIT_SAMPLES is set to .*nowhere', which is not a folder"):
         samples.load_sample("chelsea")
 
 
@@ -80,7 +80,7 @@ def test_missing_package_folder_is_explained(tmp_path, monkeypatch):
     fake_module = tmp_path / "pkg" / "depthkit" / "samples.py"
     fake_module.parent.mkdir(parents=True)
     monkeypatch.setattr(samples, "__file__", str(fake_module))
-    with pytest.raises(ImageError, match="sample folder was not found .*set DEPTHKIT_SAMPLES"):
+    with pytest.raises(ImageError, match=r"sample folder was not found .*set DEPTHKIT_SAMPLES"):
         samples.samples_dir()
 
 
@@ -167,3 +167,11 @@ def test_stereo_sample_is_frozen_and_validated(stereo):
     # d + doffs <= 0 gives no positive depth: treated as invalid.
     assert small.valid.tolist() == [[True, False, False]]
     assert small.depth_m.tolist() == [[pytest.approx(0.5 * 100.0 / 40.0), np.inf, np.inf]]
+
+
+def test_check_name_is_public_and_canonical():
+    assert samples.check_name(" Grace-Hopper ") == "grace_hopper"
+    assert samples.check_name("MOTORCYCLE") == "motorcycle"
+    for bad in ("nope", None, 3):
+        with pytest.raises(InputError, match=r"Unknown sample .*; choose one of: astronaut, chelsea, coffee"):
+            samples.check_name(bad)

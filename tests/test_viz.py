@@ -284,7 +284,7 @@ def test_show_3d_limits_point_count():
         viz.show_3d(_image(4, 4), np.ones((4, 4)), kind="mesh")
 
 
-# ------------------------------------------------------------------------------- fill_invalid and demo_depth
+# ------------------------------------------------------------------------------------------- fill_invalid
 def test_fill_invalid_takes_the_farther_neighbour_and_keeps_measurements():
     values = np.array([[5.0, np.nan, 1.0], [5.0, 5.0, 1.0]], np.float32)
     out = viz.fill_invalid(values)
@@ -312,74 +312,3 @@ def test_fill_invalid_errors():
         viz.fill_invalid(np.full((2, 2), np.nan))
     with pytest.raises(InputError, match="valid has shape"):
         viz.fill_invalid(np.ones((2, 2)), np.ones((3, 2), bool))
-
-
-def test_demo_depth_without_pretrained_weights_is_the_motorcycle_ground_truth():
-    from depthkit import samples
-
-    stereo = samples.motorcycle()
-    demo = viz.demo_depth(None, fill=False)
-    assert demo.ground_truth and demo.name == "motorcycle"
-    assert "GROUND-TRUTH" in demo.description and "NOT a MiDaS prediction" in demo.description
-    valid = stereo.valid
-    np.testing.assert_array_equal(demo.valid, valid)
-    np.testing.assert_array_equal(demo.image, stereo.left)
-    np.testing.assert_allclose(demo.inverse_depth[valid], 1.0 / stereo.depth_m[valid], rtol=1e-6)
-    assert (demo.inverse_depth[~valid] == 0).all() and np.isinf(demo.depth_m[~valid]).all()
-    np.testing.assert_array_equal(demo.ground_truth_m, stereo.depth_m)
-    assert demo.fov_deg == pytest.approx(math.degrees(2 * math.atan(741 / 2 / 994.978)))
-
-
-def test_demo_depth_fills_and_shrinks():
-    demo = viz.demo_depth(None, name="coffee", max_width=100)
-    assert "instead of 'coffee'" in demo.description and "filled" in demo.description
-    assert demo.image.shape == (67, 100, 3) and demo.inverse_depth.shape == (67, 100)
-    assert np.isfinite(demo.inverse_depth).all() and (demo.inverse_depth > 0).all()
-    np.testing.assert_allclose(demo.depth_m, 1.0 / demo.inverse_depth, rtol=1e-6)
-    measured = demo.valid
-    np.testing.assert_allclose(demo.depth_m[measured], demo.ground_truth_m[measured], rtol=1e-6)
-    assert 2.0 < demo.depth_m.min() and demo.depth_m.max() < 5.1  # the scene spans about 2.1 ... 5.0 m
-
-
-def test_demo_depth_errors():
-    with pytest.raises(InputError, match="Unknown sample"):
-        viz.demo_depth(None, name="nope")
-    with pytest.raises(InputError, match="max_width"):
-        viz.demo_depth(None, max_width=2)
-
-
-def test_demo_depth_with_trained_weights_runs_the_model(monkeypatch):
-    """A stand-in for a trained model (no torch needed): its "prediction" is an affine function of the true
-    inverse depth, as MiDaS's is ideally, so the two-point calibration must recover the metres exactly."""
-    import types
-
-    from depthkit import inference
-    from depthkit.weights import WeightsInfo
-
-    truth = viz.demo_depth(None, max_width=64)  # ground truth (filled) at the same size
-    calls = []
-
-    def fake_estimate_depth(image, model):
-        calls.append((image.shape, model))
-        if image.shape[:2] == truth.inverse_depth.shape and np.array_equal(image, truth.image):
-            return types.SimpleNamespace(inverse_depth=3.0 * truth.inverse_depth + 0.5)
-        return types.SimpleNamespace(inverse_depth=image[..., 0].astype(np.float32) / 255.0)
-
-    monkeypatch.setattr(inference, "estimate_depth", fake_estimate_depth)
-    model = types.SimpleNamespace(weights_info=WeightsInfo("file", path="trained.pt"))
-    coffee = viz.demo_depth(model, name="coffee", max_width=64)
-    assert calls == [((43, 64, 3), model)]
-    assert not coffee.ground_truth and coffee.depth_m is None and coffee.ground_truth_m is None
-    assert coffee.description.startswith("MiDaS_small prediction on 'coffee' (weights from trained.pt")
-    np.testing.assert_array_equal(coffee.inverse_depth, coffee.image[..., 0] / np.float32(255.0))
-    assert coffee.image.shape == (43, 64, 3) and coffee.valid.all() and coffee.fov_deg is None
-    moto = viz.demo_depth(model, name="motorcycle", max_width=64)
-    assert "two ground-truth distances" in moto.description and not moto.ground_truth
-    np.testing.assert_allclose(moto.depth_m, truth.depth_m, rtol=1e-4)
-    np.testing.assert_array_equal(moto.ground_truth_m, truth.ground_truth_m)
-
-
-def test_calibration_points_are_the_10th_and_90th_percentile_pixels():
-    depth = np.arange(1.0, 21.0, dtype=np.float32).reshape(4, 5)  # 20 distinct depths in raster order
-    valid = np.ones((4, 5), bool)
-    assert viz._calibration_points(depth, valid) == [(2, 0, 3.0), (3, 3, 19.0)]
