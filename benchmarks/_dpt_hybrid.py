@@ -60,7 +60,7 @@ class DPTHybridLike(nn.Module):
                 outs.append(t)
         l3 = self.post3(self._tokens_to_map(outs[0], 0, hw))
         l4 = self.post4(self._tokens_to_map(outs[1], 1, hw))
-        r = [conv(f) for conv, f in zip(self.rn, (l1, l2, l3, l4))]
+        r = [conv(f) for conv, f in zip(self.rn, (l1, l2, l3, l4), strict=True)]
         path = self.fuse[3](r[3])
         path = self.fuse[2](path, r[2])
         path = self.fuse[1](path, r[1])

@@ -90,7 +90,7 @@ def main(argv=None) -> None:
         ("parallax_view, fill_method='inpaint'",
          lambda: effects.parallax_view(image, inverse_depth, shift, fill_method="inpaint")),
         ("portrait_blur (6 layers, aperture 12 px)", lambda: effects.portrait_blur(image, inverse_depth)),
-        ("portrait_blur_threshold (seed version)",
+        ("portrait_blur_threshold (the tutorial's one-threshold blur)",
          lambda: effects.portrait_blur_threshold(image, inverse_depth)),
         ("obstacle_warning", lambda: effects.obstacle_warning(inverse_depth)),
         ("obstacle_warning + draw_obstacle_overlay",

@@ -6,9 +6,10 @@ Everything in the printed table is measured in this one run (ratios included):
 
 * the fp32 floor = FLOPs of MiDaS_small at 256x256 (FlopCounterMode, 1 multiply-add = 2 FLOPs) divided by the
   measured GFLOP/s of a 2048x2048 fp32 ``torch.mm`` on the same threads;
-* forward medians at 256x256 in the contiguous (NCHW) and channels_last (NHWC) formats, and at 256x192 (the
-  network input of a 640x480 photo);
-* end-to-end for a 640x480 photo: JPEG bytes -> ``estimate_depth`` -> ``colorize`` -> PNG bytes;
+* forward medians at 256x256 of plain fp32 PyTorch in the contiguous (NCHW) format and of the ``"eager"`` backend
+  (which runs in channels_last, NHWC), and at 256x192 (the network input of a 640x480 photo);
+* end-to-end for a 640x480 photo: ``depthkit.pipeline.photo_to_png`` (JPEG bytes -> ``estimate_depth`` ->
+  ``colorize`` -> ``depthkit.io.encode_png``), the path the app and the CLI run;
 * with ``--backend`` (default: the fastest installed of onnx / openvino), the same forward and end-to-end rows
   for that backend.
 
@@ -24,26 +25,81 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def main(argv=None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2 = all cores here)")
     p.add_argument("--repeats", type=int, default=7, help="timed repeats per row (median reported)")
     p.add_argument("--budget", type=float, default=12.0, help="seconds of timed runs per row before stopping early")
     p.add_argument("--backend", default="auto", help="extra backend rows: auto (fastest installed), none, or a name")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def measure(args: argparse.Namespace, model: Any, x256: Any, x192: Any, jpeg: bytes, floor: float) -> dict:
+    """Every timing of the table: forward rows, end-to-end rows, per backend (all from this run)."""
+    from depthkit import backends as B
+    from depthkit.bench import time_call
+    from depthkit.pipeline import photo_to_png
+
+    def timed(fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+        return time_call(fn, *a, warmup=2, repeats=args.repeats, budget_s=args.budget, **kw)
+
+    rows, fwd, e2e = [], {}, {}
+    t = timed(B.eager_forward, model, x256, memory_format="contiguous")
+    rows.append(("forward 256x256, eager fp32, contiguous (NCHW) memory format", t, floor))
+    for x in (x256, x192):
+        t = timed(B.run_backend, model, x, "eager")
+        fwd[("eager", x.shape[-2])] = t.median
+        rows.append((f"forward {x.shape[-1]}x{x.shape[-2]}, eager fp32 (channels_last inside)", t,
+                     floor * x.shape[-2] / 256))
+    e2e["eager"] = timed(photo_to_png, jpeg, model)
+    extra = args.backend
+    if extra == "auto":
+        extra = next((b for b in ("onnx", "openvino") if b in B.available_backends()), "none")
+    if extra not in ("none", "eager"):
+        for x in (x256, x192):
+            t = timed(B.run_backend, model, x, extra)
+            fwd[(extra, x.shape[-2])] = t.median
+            rows.append((f"forward {x.shape[-1]}x{x.shape[-2]}, {extra}", t, floor * x.shape[-2] / 256))
+        e2e[extra] = timed(photo_to_png, jpeg, model, backend=extra)
+    return {"rows": rows, "fwd": fwd, "e2e": e2e}
+
+
+def make_table(args: argparse.Namespace, flops: float, gflops: float, floor: float, m: dict) -> Any:
+    from depthkit.bench import ResultsTable
+
+    table = ResultsTable(["quantity", "median", "min", "max", "unit", "ratio", "target", "met"],
+                         title=f"MiDaS_small inference on {args.threads} thread(s)")
+    table.add(quantity="FLOPs at 256x256 (1 multiply-add = 2 FLOPs)", median=flops / 1e9, unit="GFLOP")
+    table.add(quantity="fp32 matmul ceiling (2048² torch.mm)", median=gflops, unit="GFLOP/s")
+    table.add(quantity="fp32 floor at 256x256 = FLOPs / ceiling", median=floor * 1e3, unit="ms")
+    for name, t, fl in m["rows"]:
+        ratio = t.median / fl
+        table.add(quantity=name, median=t.median_ms, min=t.min * 1e3, max=t.max * 1e3, unit="ms",
+                  ratio=f"{ratio:.2f} x floor", target="<= 1.15 x floor", met=ratio <= 1.15)
+    for backend, t in m["e2e"].items():
+        ratio = t.median / m["fwd"][(backend, 192)]
+        table.add(quantity=f"end-to-end 640x480 JPEG -> depth -> colorize -> PNG ({backend}; depthkit.pipeline)",
+                  median=t.median_ms, min=t.min * 1e3, max=t.max * 1e3, unit="ms",
+                  ratio=f"{ratio:.2f} x forward 256x192", target="<= 1.25 x forward", met=ratio <= 1.25)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     import torch
 
     import depthkit as dk
-    from depthkit import backends as B
-    from depthkit.bench import (ResultsTable, count_flops, fp32_floor_seconds, load_average, matmul_gflops,
-                                photo_jpeg, photo_to_png, time_call)
+    from depthkit.bench import count_flops, fp32_floor_seconds, load_average, matmul_gflops, photo_jpeg
+    from depthkit.runtime import cpu_features
 
     t_start = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -59,54 +115,13 @@ def main(argv=None) -> int:
     flops = count_flops(model, x256)
     gflops = matmul_gflops(2048, threads=args.threads, repeats=5)
     floor = fp32_floor_seconds(flops, gflops)
-
-    def timed(fn, *a, **kw):
-        return time_call(fn, *a, warmup=2, repeats=args.repeats, budget_s=args.budget, **kw)
-
-    rows = []
-    fwd = {}
-    for name, backend, x in [("forward 256x256, eager fp32 contiguous", "eager", x256),
-                             ("forward 256x256, channels_last", "channels_last", x256),
-                             ("forward 256x192, channels_last", "channels_last", x192)]:
-        t = timed(B.run_backend, model, x, backend)
-        fwd[(backend, x.shape[-2])] = t.median
-        rows.append((name, t, floor * x.shape[-2] / 256))
-    e2e = timed(photo_to_png, jpeg, model)
-
-    extra = args.backend
-    if extra == "auto":
-        extra = next((b for b in ("onnx", "openvino") if b in B.available_backends()), "none")
-    extra_rows = []
-    if extra != "none":
-        for x in (x256, x192):
-            t = timed(B.run_backend, model, x, extra)
-            fwd[(extra, x.shape[-2])] = t.median
-            extra_rows.append((f"forward {x.shape[-1]}x{x.shape[-2]}, {extra}", t, floor * x.shape[-2] / 256))
-        e2e_extra = timed(photo_to_png, jpeg, model, backend=extra)
-
-    table = ResultsTable(["quantity", "median", "min", "max", "unit", "ratio", "target", "met"],
-                         title=f"MiDaS_small inference on {args.threads} thread(s)")
-    table.add(quantity="FLOPs at 256x256 (1 multiply-add = 2 FLOPs)", median=flops / 1e9, unit="GFLOP")
-    table.add(quantity="fp32 matmul ceiling (2048² torch.mm)", median=gflops, unit="GFLOP/s")
-    table.add(quantity="fp32 floor at 256x256 = FLOPs / ceiling", median=floor * 1e3, unit="ms")
-    for name, t, fl in rows + extra_rows:
-        ratio = t.median / fl
-        table.add(quantity=name, median=t.median_ms, min=t.min * 1e3, max=t.max * 1e3, unit="ms",
-                  ratio=f"{ratio:.2f} x floor", target="<= 1.15 x floor", met=ratio <= 1.15)
-
-    def e2e_row(label, t, backend):
-        ratio = t.median / fwd[(backend, 192)]
-        table.add(quantity=label, median=t.median_ms, min=t.min * 1e3, max=t.max * 1e3, unit="ms",
-                  ratio=f"{ratio:.2f} x forward 256x192", target="<= 1.25 x forward", met=ratio <= 1.25)
-
-    e2e_row("end-to-end 640x480 JPEG -> depth -> colorize -> PNG (channels_last)", e2e, "channels_last")
-    if extra != "none":
-        e2e_row(f"end-to-end 640x480 JPEG -> PNG ({extra})", e2e_extra, extra)
+    table = make_table(args, flops, gflops, floor, measure(args, model, x256, x192, jpeg, floor))
     table.notes += [
         f"Weights: {model.weights_info.label}. Speed does not depend on the weights' values.",
-        f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-        f"{os.cpu_count()} logical CPUs; load average {load_before:.1f} before / {load_average():.1f} after "
-        "(a load above the core count means other processes competed for the CPU and every time is inflated).",
+        f"torch {torch.__version__}; CPU {cpu_features().summary()}; torch dispatch "
+        f"{torch.backends.cpu.get_cpu_capability()}; {os.cpu_count()} logical CPUs; load average {load_before:.1f} "
+        f"before / {load_average():.1f} after (a load above the core count means other processes competed for the "
+        "CPU and every time is inflated).",
         "The floor of a 256x192 input is 0.75 x the 256x256 floor (FLOPs scale with pixels). "
         f"Whole run: {time.perf_counter() - t_start:.0f} s.",
     ]

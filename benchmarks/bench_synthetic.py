@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from depthkit.synthetic import TextureSet, render_scene  # noqa: E402 (after the sys.path tweak)
+from depthkit.synthetic import TextureSet, render_scene  # after the sys.path tweak
 
 
 def _time(fn, repeats: int) -> float:
@@ -35,11 +35,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     textures = TextureSet(None)  # the sample photos
     configs = [
-        ("128x128, default (shadows, random haze)", dict(size=(128, 128))),
-        ("128x128, no shadows", dict(size=(128, 128), shadows=False)),
-        ("128x128, haze on", dict(size=(128, 128), haze=True)),
-        ("64x64, default", dict(size=(64, 64))),
-        ("256x256, default", dict(size=(256, 256))),
+        ("128x128, default (shadows, random haze)", {"size": (128, 128)}),
+        ("128x128, no shadows", {"size": (128, 128), "shadows": False}),
+        ("128x128, haze on", {"size": (128, 128), "haze": True}),
+        ("64x64, default", {"size": (64, 64)}),
+        ("256x256, default", {"size": (256, 256)}),
     ]
     rows = []
     for label, kw in configs:

@@ -1,30 +1,34 @@
 """Ways to run the same MiDaS_small network on the CPU ("backends"), and how closely they agree.
 
-===================  ===================================================================================
-``"eager"``          plain PyTorch, fp32, contiguous (NCHW) memory format: the reference.
-``"channels_last"``  plain PyTorch, fp32, channels_last (NHWC) memory format (``predict``'s default).
-``"bf16"``           channels_last under ``torch.autocast`` with bfloat16. Fast only on CPUs with bf16 hardware
-                     (AVX-512-BF16 or AMX); elsewhere it is emulated and *much slower*.
-``"compile"``        ``torch.compile`` (inductor; needs a C++ compiler). The first call per input size compiles
-                     for minutes on a small CPU.
-``"onnx"``           exported once to ONNX (sizes dynamic) and run with ONNX Runtime
-                     (``pip install onnx onnxruntime``).
-``"openvino"``       the same ONNX file compiled by OpenVINO for the CPU, per input size
-                     (``pip install onnx openvino``).
-``"auto"``           the fastest verified backend that is installed: ``onnx``, else ``openvino``, else
-                     ``channels_last`` (see :func:`resolve_backend`).
-===================  ===================================================================================
+================  ======================================================================================
+``"eager"``       plain PyTorch, fp32: the default and the reference. It runs in the channels_last (NHWC)
+                  memory format, which CPU convolution libraries prefer; the format is an implementation
+                  detail (:func:`eager_forward` lets a lesson compare it with the contiguous NCHW format).
+``"bf16"``        ``"eager"`` under ``torch.autocast`` with bfloat16. Fast only on CPUs with bf16 hardware
+                  (AVX-512-BF16 or AMX, see :func:`depthkit.runtime.cpu_features`); elsewhere it is
+                  emulated and *much slower*.
+``"compile"``     ``torch.compile`` (inductor; needs a C++ compiler). The first call per input size compiles
+                  for minutes on a small CPU.
+``"onnx"``        exported once to ONNX (sizes dynamic) and run with ONNX Runtime
+                  (``pip install onnx onnxruntime``).
+``"openvino"``    the same ONNX file compiled by OpenVINO for the CPU, per input size
+                  (``pip install onnx openvino``).
+``"auto"``        the fastest verified backend that is installed: ``onnx``, else ``openvino``, else
+                  ``eager`` (see :func:`resolve_backend`).
+================  ======================================================================================
 
 Every backend takes the (N, 3, h, w) float32 tensor that :func:`depthkit.prepare` makes and returns (N, h, w)
-float32 relative inverse depth (larger = nearer), like ``model(x)``. Exported and compiled versions are built on
-first use and cached per model, input size and thread count; they are rebuilt when the model's weights change.
+float32 relative inverse depth (larger = nearer), like ``model(x)``. Each is made by one builder in a table
+(``_BUILDERS``). Exported and compiled versions are built on first use and cached per model, input size and thread
+count; they are rebuilt when the model's weights change.
 
 **Agreement.** :func:`agreement` compares a backend's output with the eager fp32 output of the *same weights*:
-Pearson r, and the largest absolute difference after the best scale and shift (least squares of the backend
-output onto the reference), divided by the reference's value range. Scale and shift are removed because
-MiDaS's output is only defined up to them. Note that offline the model is usually the seeded *random* network
-(no checkpoint here): agreement then shows that a backend computes the same function, which is what matters
-for speed, but accuracy against real depth needs the pretrained weights.
+Pearson r, and the largest absolute difference after the best scale and shift
+(:func:`depthkit.alignment.fit_scale_shift` of the backend output onto the reference), divided by the reference's
+value range. Scale and shift are removed because MiDaS's output is only defined up to them. Note that offline the
+model is usually the seeded *random* network (no checkpoint here): agreement then shows that a backend computes the
+same function, which is what matters for speed, but accuracy against real depth needs the pretrained weights.
+:func:`depthkit.bench.compare_backends` times backends and tabulates their agreement.
 
 For export, the five TF-"same" convolutions of the EfficientNet encoder (timm's ``Conv2dSame``, which compute
 their padding at every call) are swapped, in a copy, for convolutions with the fixed asymmetric padding that
@@ -41,46 +45,64 @@ import shutil
 import tempfile
 import warnings
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .alignment import align, is_degenerate
+from .checks import check_choice, check_finite, check_same_shape
 from .errors import DepthkitError, InputError
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = [
+    "AUTO_ORDER",
     "BACKENDS",
+    "DEFAULT_BACKEND",
     "INSTALL_HINTS",
+    "MEMORY_FORMATS",
     "Agreement",
     "agreement",
-    "compare_backends",
-    "align_scale_shift",
     "available_backends",
     "check_backend",
-    "resolve_backend",
+    "clear_cache",
+    "eager_forward",
+    "export_onnx",
     "get_runner",
+    "resolve_backend",
     "run_backend",
     "static_same_padding",
-    "export_onnx",
-    "clear_cache",
 ]
 
 #: All backend names, fastest-to-set-up first.
-BACKENDS = ("eager", "channels_last", "bf16", "compile", "onnx", "openvino")
+BACKENDS = ("eager", "bf16", "compile", "onnx", "openvino")
+#: The backend :func:`depthkit.estimate_depth` and :func:`depthkit.inference.predict` use unless told otherwise.
+DEFAULT_BACKEND = "eager"
 #: Order in which ``"auto"`` picks a backend: fastest verified first (see docs/results/benchmarks.md).
-AUTO_ORDER = ("onnx", "openvino", "channels_last")
+AUTO_ORDER = ("onnx", "openvino", "eager")
 #: Python packages each optional backend needs, and the pip command that installs them.
 INSTALL_HINTS = {
     "onnx": (("onnx", "onnxruntime"), "pip install onnx onnxruntime"),
     "openvino": (("onnx", "openvino"), "pip install onnx openvino"),
 }
+#: Memory formats :func:`eager_forward` can run in: NHWC (``"channels_last"``, the default) or NCHW.
+MEMORY_FORMATS = ("channels_last", "contiguous")
+#: Names that used to be backends, and what to use instead.
+_RENAMED = {"channels_last": "eager"}
+
+#: ``run(x) -> (N, h, w) tensor``.
+Runner = Callable[["torch.Tensor"], "torch.Tensor"]
 
 
-def _missing(packages) -> list[str]:
+def _missing(packages: tuple[str, ...]) -> list[str]:
     return [p for p in packages if importlib.util.find_spec(p) is None]
 
 
 def check_backend(backend: str) -> str:
-    """Validate a backend name and that what it needs is installed; returns the name.
+    """Validate a backend name and that what it needs is installed; returns the name (``"auto"`` resolved).
 
     Raises:
         InputError: unknown name.
@@ -92,10 +114,13 @@ def check_backend(backend: str) -> str:
         >>> check_backend("tensorrt")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        depthkit.errors.InputError: unknown backend 'tensorrt'; use one of: eager, channels_last, bf16, ... (or 'auto').
+        depthkit.errors.InputError: unknown backend 'tensorrt'; use one of: eager, bf16, compile, ... (or 'auto').
     """
     if backend == "auto":
         return resolve_backend("auto")
+    if isinstance(backend, str) and backend in _RENAMED:
+        raise InputError(f"backend {backend!r} is now called {_RENAMED[backend]!r} (fp32 PyTorch, which runs in the "
+                         f"channels_last memory format by itself); use backend={_RENAMED[backend]!r}.")
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)} (or 'auto').")
     if backend in INSTALL_HINTS:
@@ -103,10 +128,10 @@ def check_backend(backend: str) -> str:
         missing = _missing(packages)
         if missing:
             raise DepthkitError(f"the {backend!r} backend needs {', '.join(missing)}, which is not installed; "
-                                f"run `{command}` (or use backend='channels_last').")
+                                f"run `{command}` (or use backend='eager').")
     if backend == "compile" and shutil.which(os.environ.get("CXX", "g++")) is None and shutil.which("c++") is None:
         raise DepthkitError("the 'compile' backend needs a C++ compiler for torch.compile's inductor; install one "
-                            "(e.g. `apt-get install g++`) or use backend='channels_last'.")
+                            "(e.g. `apt-get install g++`) or use backend='eager'.")
     return backend
 
 
@@ -126,7 +151,7 @@ def resolve_backend(backend: str = "auto") -> str:
             return check_backend(name)
         except DepthkitError:
             continue
-    return "channels_last"  # pragma: no cover - channels_last never fails the check
+    return DEFAULT_BACKEND  # pragma: no cover - eager never fails the check
 
 
 def available_backends() -> list[str]:
@@ -142,7 +167,7 @@ def available_backends() -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ structure
-def static_same_padding(model):
+def static_same_padding(model: torch.nn.Module) -> torch.nn.Module:
     """A copy of ``model`` whose TF-"same" convolutions use a fixed padding; valid for sides that are multiples of 32.
 
     timm's ``Conv2dSame`` pads by ``max((ceil(n / s) - 1) * s + k - n, 0)`` pixels per side length ``n``, split
@@ -163,9 +188,9 @@ def static_same_padding(model):
     class _FixedPadConv2d(torch.nn.Conv2d):
         """Conv2d with a constant (left, right, top, bottom) zero padding applied before it."""
 
-        fixed_pad: tuple = (0, 0, 0, 0)
+        fixed_pad: tuple[int, int, int, int] = (0, 0, 0, 0)
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return F.conv2d(F.pad(x, self.fixed_pad), self.weight, self.bias, self.stride, 0, self.dilation,
                             self.groups)
 
@@ -180,12 +205,72 @@ def static_same_padding(model):
     return new.eval()
 
 
+# ------------------------------------------------------------------------------------------ memory format
+def _torch_format(memory_format: str) -> Any:
+    import torch
+
+    check_choice(memory_format, "memory_format", MEMORY_FORMATS)
+    return torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
+
+
+#: model -> its largest 4-D weight: the one probe of the weights' memory format.
+_PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _use_memory_format(model: torch.nn.Module, fmt: Any) -> None:
+    """Convert ``model``'s weights to memory format ``fmt`` in place, once ("convert the weights once").
+
+    ``model.to(memory_format=...)`` walks every parameter (about 7 ms even when nothing changes), so one large
+    convolution weight is tested and the model converted only when its format differs (another backend, or a
+    lesson, may have changed it).
+    """
+    if model not in _PROBES:
+        _PROBES[model] = max((p for p in model.parameters() if p.dim() == 4), key=lambda p: p.numel(), default=None)
+    probe = _PROBES[model]
+    if probe is None or not probe.is_contiguous(memory_format=fmt):
+        model.to(memory_format=fmt)
+
+
+def eager_forward(model: torch.nn.Module, x: torch.Tensor, *, memory_format: str = "channels_last") -> torch.Tensor:
+    """Plain PyTorch fp32 forward pass without autograd, in a given memory format (``"eager"`` runs channels_last).
+
+    Args:
+        model: a :class:`~depthkit.model.MidasSmall` (its weights are converted to ``memory_format`` in place).
+        x: (N, 3, h, w) float32 tensor, h and w multiples of 32 (see :func:`depthkit.prepare`).
+        memory_format: ``"channels_last"`` (NHWC, the default: faster for convolutions on CPUs) or
+            ``"contiguous"`` (NCHW, PyTorch's usual layout). The values agree to float rounding.
+
+    Returns:
+        (N, h, w) float32 contiguous tensor of relative inverse depth.
+
+    Example:
+        >>> import torch, depthkit as dk
+        >>> eager_forward(dk.load_model("random"), torch.zeros(1, 3, 64, 64), memory_format="contiguous").shape
+        torch.Size([1, 64, 64])
+    """
+
+    from .model import check_input
+
+    fmt = _torch_format(memory_format)
+    check_input(x)
+    return _forward_in_format(model, x, fmt)
+
+
+def _forward_in_format(model: torch.nn.Module, x: torch.Tensor, fmt: Any) -> torch.Tensor:
+    """The fp32 forward pass itself (no checks): weights and input in memory format ``fmt``, no autograd."""
+    import torch
+
+    _use_memory_format(model, fmt)
+    with torch.inference_mode():
+        return model(x.contiguous(memory_format=fmt)).contiguous()
+
+
 # --------------------------------------------------------------------------------------------------- cache
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _TMPDIRS: list[str] = []
 
 
-def _fingerprint(model) -> tuple:
+def _fingerprint(model: torch.nn.Module) -> tuple:
     """Changes whenever a parameter or buffer is modified in place (load_state_dict, training steps)."""
     return tuple(t._version for t in model.state_dict(keep_vars=True).values())
 
@@ -195,7 +280,7 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _cleanup_tmpdirs():  # pragma: no cover - runs at exit
+def _cleanup_tmpdirs() -> None:  # pragma: no cover - runs at exit
     for d in _TMPDIRS:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -203,7 +288,7 @@ def _cleanup_tmpdirs():  # pragma: no cover - runs at exit
 atexit.register(_cleanup_tmpdirs)
 
 
-def export_onnx(model, path: str | os.PathLike, example_size: tuple[int, int] = (256, 256)) -> str:
+def export_onnx(model: torch.nn.Module, path: str | os.PathLike, example_size: tuple[int, int] = (256, 256)) -> str:
     """Export MiDaS_small to an ONNX file with dynamic batch, height and width.
 
     Uses the TorchScript-based exporter (``dynamo=False``), which handles the dynamic sizes in seconds, on a
@@ -230,7 +315,7 @@ def export_onnx(model, path: str | os.PathLike, example_size: tuple[int, int] = 
     return str(path)
 
 
-def _onnx_file(model, entry: dict) -> str:
+def _onnx_file(model: torch.nn.Module, entry: dict) -> str:
     if "onnx_path" not in entry:
         folder = tempfile.mkdtemp(prefix="depthkit-onnx-")
         _TMPDIRS.append(folder)
@@ -238,77 +323,107 @@ def _onnx_file(model, entry: dict) -> str:
     return entry["onnx_path"]
 
 
-def _make_runner(model, backend: str, threads: int, entry: dict, shape: tuple):
+# ------------------------------------------------------------------------------------------------ builders
+@dataclass
+class _Build:
+    """What a backend builder gets: the model, the runner's thread count and input shape, and its cache entry."""
+
+    model: Any
+    threads: int
+    shape: tuple[int, ...]
+    entry: dict
+
+
+def _build_eager(b: _Build) -> Runner:
     import torch
 
-    if backend in ("eager", "channels_last", "bf16"):
-        fmt = torch.contiguous_format if backend == "eager" else torch.channels_last
-        # model.to(memory_format=...) walks every parameter (about 7 ms even when nothing changes), so test one
-        # large convolution weight and convert only when the format differs (another backend may have changed it)
-        probe = max((p for p in model.parameters() if p.dim() == 4), key=lambda p: p.numel(), default=None)
-
-        def run(x):
-            if probe is None or not probe.is_contiguous(memory_format=fmt):
-                model.to(memory_format=fmt)
-            x = x.contiguous(memory_format=fmt)
-            with torch.inference_mode():
-                if backend == "bf16":
-                    with torch.autocast("cpu", dtype=torch.bfloat16):
-                        return model(x).float().contiguous()
-                return model(x).contiguous()
-        return run
-
-    if backend == "compile":
-        if "compiled" not in entry:
-            net = static_same_padding(model).to(memory_format=torch.channels_last)
-            entry["compiled"] = torch.compile(net, dynamic=False)
-        compiled = entry["compiled"]
-
-        def run(x):
-            with torch.inference_mode():
-                return compiled(x.contiguous(memory_format=torch.channels_last)).contiguous()
-        return run
-
-    if backend == "onnx":
-        import onnxruntime as ort
-
-        key = ("ort", threads)
-        if key not in entry:
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            opts.log_severity_level = 3
-            entry[key] = ort.InferenceSession(_onnx_file(model, entry), opts, providers=["CPUExecutionProvider"])
-        session = entry[key]
-
-        def run(x):
-            out = session.run(None, {"image": np.ascontiguousarray(x.detach().numpy(), dtype=np.float32)})[0]
-            return torch.from_numpy(out)
-        return run
-
-    if backend == "openvino":
-        import openvino as ov
-
-        key = ("ov", threads, shape)
-        if key not in entry:
-            core = ov.Core()
-            net = core.read_model(_onnx_file(model, entry))
-            net.reshape({net.inputs[0]: ov.PartialShape(list(shape))})
-            compiled = core.compile_model(net, "CPU", {"INFERENCE_NUM_THREADS": threads,
-                                                       "PERFORMANCE_HINT": "LATENCY",
-                                                       "INFERENCE_PRECISION_HINT": "f32"})
-            entry[key] = compiled.create_infer_request()
-        request = entry[key]
-
-        def run(x):
-            request.infer({0: np.ascontiguousarray(x.detach().numpy(), dtype=np.float32)})
-            return torch.from_numpy(request.get_output_tensor(0).data.copy())
-        return run
-    raise AssertionError(backend)  # pragma: no cover - check_backend guards
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return _forward_in_format(b.model, x, torch.channels_last)
+    return run
 
 
-def get_runner(model, backend: str, shape: tuple[int, int, int, int] = (1, 3, 256, 256), threads: int | None = None):
+def _build_bf16(b: _Build) -> Runner:
+    import torch
+
+    eager = _build_eager(b)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return eager(x).float().contiguous()
+    return run
+
+
+def _build_compile(b: _Build) -> Runner:
+    import torch
+
+    if "compiled" not in b.entry:
+        net = static_same_padding(b.model).to(memory_format=torch.channels_last)
+        b.entry["compiled"] = torch.compile(net, dynamic=False)
+    compiled = b.entry["compiled"]
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return compiled(x.contiguous(memory_format=torch.channels_last)).contiguous()
+    return run
+
+
+def _as_numpy(x: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(x.detach().numpy(), dtype=np.float32)
+
+
+def _build_onnx(b: _Build) -> Runner:
+    import onnxruntime as ort
+    import torch
+
+    key = ("ort", b.threads)
+    if key not in b.entry:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = b.threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        b.entry[key] = ort.InferenceSession(_onnx_file(b.model, b.entry), opts, providers=["CPUExecutionProvider"])
+    session = b.entry[key]
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(session.run(None, {"image": _as_numpy(x)})[0])
+    return run
+
+
+def _build_openvino(b: _Build) -> Runner:
+    import openvino as ov
+    import torch
+
+    key = ("ov", b.threads, b.shape)
+    if key not in b.entry:
+        core = ov.Core()
+        net = core.read_model(_onnx_file(b.model, b.entry))
+        net.reshape({net.inputs[0]: ov.PartialShape(list(b.shape))})
+        compiled = core.compile_model(net, "CPU", {"INFERENCE_NUM_THREADS": b.threads, "PERFORMANCE_HINT": "LATENCY",
+                                                   "INFERENCE_PRECISION_HINT": "f32"})
+        b.entry[key] = compiled.create_infer_request()
+    request = b.entry[key]
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        request.infer({0: _as_numpy(x)})
+        return torch.from_numpy(request.get_output_tensor(0).data.copy())
+    return run
+
+
+#: Backend name -> builder of its runner. Every name in BACKENDS has exactly one.
+_BUILDERS: dict[str, Callable[[_Build], Runner]] = {
+    "eager": _build_eager,
+    "bf16": _build_bf16,
+    "compile": _build_compile,
+    "onnx": _build_onnx,
+    "openvino": _build_openvino,
+}
+#: Backends whose runner holds no copy of the weights: built on every call, no cache and no fingerprint needed.
+_STATELESS = frozenset({"eager", "bf16"})
+
+
+def get_runner(model: torch.nn.Module, backend: str, shape: tuple[int, ...] = (1, 3, 256, 256),
+               threads: int | None = None) -> Runner:
     """A function ``run(x) -> (N, h, w) tensor`` that runs ``model`` with ``backend``; built once and cached.
 
     Args:
@@ -327,6 +442,8 @@ def get_runner(model, backend: str, shape: tuple[int, int, int, int] = (1, 3, 25
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"model must be a network from depthkit.load_model(), got {type(model).__name__}.")
     threads = int(threads) if threads is not None else torch.get_num_threads()
+    if backend in _STATELESS:
+        return _BUILDERS[backend](_Build(model, threads, tuple(shape), {}))
     per_model = _CACHE.setdefault(model, {})
     fp = _fingerprint(model)
     if per_model.get("fingerprint") != fp:  # weights changed: exported/compiled copies are stale
@@ -335,17 +452,17 @@ def get_runner(model, backend: str, shape: tuple[int, int, int, int] = (1, 3, 25
     entry = per_model.setdefault(backend, {})
     key = ("runner", threads, tuple(shape))
     if key not in entry:
-        entry[key] = _make_runner(model, backend, threads, entry, tuple(shape))
+        entry[key] = _BUILDERS[backend](_Build(model, threads, tuple(shape), entry))
     return entry[key]
 
 
-def run_backend(model, x, backend: str = "eager"):
+def run_backend(model: torch.nn.Module, x: torch.Tensor, backend: str = DEFAULT_BACKEND) -> torch.Tensor:
     """Forward pass of ``model`` on ``x`` with ``backend`` (no autograd).
 
     Args:
         model: a :class:`~depthkit.model.MidasSmall`.
         x: (N, 3, h, w) float32 tensor, h and w multiples of 32 (see :func:`depthkit.prepare`).
-        backend: one of :data:`BACKENDS`.
+        backend: one of :data:`BACKENDS`, or ``"auto"``.
 
     Returns:
         (N, h, w) float32 tensor of relative inverse depth.
@@ -362,33 +479,6 @@ def run_backend(model, x, backend: str = "eager"):
 
 
 # ----------------------------------------------------------------------------------------------- agreement
-def align_scale_shift(pred, reference) -> tuple[np.ndarray, float, float]:
-    """Least-squares scale ``a`` and shift ``b`` minimising ``||a * pred + b - reference||``.
-
-    Args:
-        pred, reference: arrays of the same shape (any dims), finite floats.
-
-    Returns:
-        ``(a * pred + b, a, b)``; the aligned array is float64.
-
-    Example:
-        >>> aligned, a, b = align_scale_shift(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 5.0]))
-        >>> round(a, 6), round(b, 6), aligned.tolist()
-        (2.0, 1.0, [1.0, 3.0, 5.0])
-    """
-    p = np.asarray(pred, dtype=np.float64)
-    r = np.asarray(reference, dtype=np.float64)
-    if p.shape != r.shape:
-        raise InputError(f"pred and reference must have the same shape, got {p.shape} and {r.shape}.")
-    if p.size < 2 or not (np.isfinite(p).all() and np.isfinite(r).all()):
-        raise InputError("pred and reference need at least 2 values, all finite; check the model output.")
-    pc = p - p.mean()
-    var = float((pc * pc).sum())
-    a = float((pc * (r - r.mean())).sum() / var) if var > 0 else 0.0
-    b = float(r.mean() - a * p.mean())
-    return a * p + b, a, b
-
-
 @dataclass(frozen=True)
 class Agreement:
     """How closely an output matches a reference output.
@@ -396,7 +486,8 @@ class Agreement:
     Attributes:
         pearson_r: correlation coefficient (1 = identical up to scale and shift).
         max_rel_err: max |aligned - reference| / (max(reference) - min(reference)), after scale-shift alignment.
-        scale, shift: the least-squares alignment ``aligned = scale * output + shift``.
+        scale: ``a`` of the least-squares alignment ``aligned = a * output + b``.
+        shift: ``b`` of that alignment.
     """
 
     pearson_r: float
@@ -405,12 +496,18 @@ class Agreement:
     shift: float
 
 
-def agreement(pred, reference) -> Agreement:
+def agreement(pred: Any, reference: Any) -> Agreement:
     """Pearson r and the max relative error after scale-shift alignment of ``pred`` onto ``reference``.
+
+    The alignment is :func:`depthkit.alignment.align` (least squares, :func:`~depthkit.alignment.fit_scale_shift`);
+    a constant ``pred`` (:func:`~depthkit.alignment.is_degenerate`) has Pearson r 0.
 
     Args:
         pred: backend output, any shape (e.g. (h, w) relative inverse depth).
         reference: eager fp32 output of the same shape.
+
+    Raises:
+        InputError: different shapes, NaN or inf, or a constant reference (agreement is then undefined).
 
     Example:
         >>> ref = np.array([0.0, 1.0, 2.0, 4.0])
@@ -418,54 +515,15 @@ def agreement(pred, reference) -> Agreement:
         >>> a.pearson_r, a.max_rel_err, round(a.scale, 6), round(a.shift, 6)
         (1.0, 0.0, 0.333333, -0.333333)
     """
-    aligned, a, b = align_scale_shift(pred, reference)
+    p = np.asarray(pred, dtype=np.float64)
     r = np.asarray(reference, dtype=np.float64)
-    span = float(r.max() - r.min())
+    check_same_shape(p, r, ("pred", "reference"), hint="compare outputs of the same shape")
+    check_finite(p, "pred", hint="agreement needs finite outputs; check the backend")
+    check_finite(r, "reference", hint="agreement needs finite outputs; check the model")
+    span = float(r.max() - r.min()) if r.size else 0.0
     if span == 0:
         raise InputError("the reference output is constant, so agreement is undefined; use a real image.")
-    p = np.asarray(pred, dtype=np.float64).ravel()
-    if p.std() == 0:
-        return Agreement(0.0, float(np.abs(aligned - r).max() / span), a, b)
-    pearson = float(np.corrcoef(p, r.ravel())[0, 1])
+    aligned, a, b = align(p, r)
     err = float(np.abs(aligned - r).max() / span)
+    pearson = 0.0 if is_degenerate(p) else float(np.corrcoef(p.ravel(), r.ravel())[0, 1])
     return Agreement(round(pearson, 12), round(err, 12), a, b)
-
-
-def compare_backends(model, x, backends=("eager", "channels_last"), *, threads: int | None = None, warmup: int = 1,
-                     repeats: int = 5):
-    """Time each backend on one input and measure its agreement with eager fp32.
-
-    Args:
-        model: a :class:`~depthkit.model.MidasSmall`.
-        x: (1, 3, h, w) float32 input (see :func:`depthkit.prepare`).
-        backends: names from :data:`BACKENDS` (or ``"auto"``); eager fp32 is always the reference.
-        threads: torch / runtime CPU threads (``None``: torch's current setting).
-        warmup, repeats: see :func:`depthkit.bench.time_call`; the first call of an exported backend (export,
-            compilation) happens before the warm-up and is not timed.
-
-    Returns:
-        :class:`~depthkit.bench.ResultsTable` with columns backend, median ms, min ms, speed-up vs eager,
-        pearson r, max rel err (one row per backend, in the given order).
-    """
-    from .bench import ResultsTable, time_call
-    from .inference import num_threads
-    from .model import check_input
-
-    check_input(x)
-    names = [resolve_backend(b) for b in backends]
-    table = ResultsTable(["backend", "median ms", "min ms", "speed-up vs eager", "pearson r", "max rel err"],
-                         title=f"Backends at {x.shape[-1]}x{x.shape[-2]}")
-    with num_threads(threads):
-        reference = get_runner(model, "eager", tuple(x.shape))(x).numpy()
-        timings = {}
-        for name in dict.fromkeys(["eager", *names]):
-            run = get_runner(model, name, tuple(x.shape), threads=threads)
-            out = run(x).numpy()  # builds / compiles on first use: not timed
-            timings[name] = (time_call(run, x, warmup=warmup, repeats=repeats), agreement(out, reference))
-        eager_ms = timings["eager"][0].median_ms
-        for name in names:
-            t, a = timings[name]
-            table.add(backend=name, **{"median ms": t.median_ms, "min ms": t.min * 1e3,
-                                       "speed-up vs eager": eager_ms / t.median_ms, "pearson r": a.pearson_r,
-                                       "max rel err": a.max_rel_err})
-    return table

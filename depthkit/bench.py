@@ -25,125 +25,38 @@ from __future__ import annotations
 import io
 import math
 import os
-import statistics
 import subprocess
 import sys
-import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .checks import check_int
 from .errors import InputError
+from .runtime import Timing, num_threads, time_call  # re-exported: the timer lives at the bottom layer
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
+    "ResultsTable",
     "Timing",
-    "time_call",
+    "compare_backends",
     "count_flops",
-    "matmul_gflops",
     "fp32_floor_seconds",
+    "load_average",
+    "matmul_gflops",
     "peak_rss_mb",
     "peak_rss_of",
-    "python_peak_mb",
-    "load_average",
     "photo_jpeg",
-    "photo_to_png",
-    "ResultsTable",
+    "python_peak_mb",
+    "time_call",
 ]
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Wall-clock times of repeated calls, in seconds.
-
-    Attributes:
-        times: the timed repeats in seconds (warm-up runs excluded), in the order they ran.
-        warmup: how many untimed warm-up calls preceded them.
-
-    Example:
-        >>> t = Timing((0.3, 0.1, 0.2))
-        >>> t.median, t.min, t.max, round(t.median_ms)
-        (0.2, 0.1, 0.3, 200)
-    """
-
-    times: tuple[float, ...]
-    warmup: int = 0
-
-    def __post_init__(self):
-        if len(self.times) == 0:
-            raise InputError("Timing needs at least one measured time; use repeats >= 1.")
-
-    @property
-    def median(self) -> float:
-        """Median time in seconds (the number to report)."""
-        return float(statistics.median(self.times))
-
-    @property
-    def min(self) -> float:
-        """Fastest time in seconds."""
-        return float(min(self.times))
-
-    @property
-    def max(self) -> float:
-        """Slowest time in seconds."""
-        return float(max(self.times))
-
-    @property
-    def median_ms(self) -> float:
-        """Median time in milliseconds."""
-        return self.median * 1e3
-
-    @property
-    def n(self) -> int:
-        """Number of timed repeats."""
-        return len(self.times)
-
-    def __str__(self) -> str:
-        return (f"median {self.median * 1e3:.1f} ms (min {self.min * 1e3:.1f}, max {self.max * 1e3:.1f}, "
-                f"{self.n} runs after {self.warmup} warm-up)")
-
-
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def time_call(fn, *args, warmup: int = 2, repeats: int = 10, budget_s: float | None = None, **kwargs) -> Timing:
-    """Time ``fn(*args, **kwargs)``: ``warmup`` untimed calls, then ``repeats`` timed calls.
-
-    Args:
-        fn: the callable to time.
-        *args, **kwargs: passed to ``fn`` on every call.
-        warmup: untimed calls first (>= 0); their cost (allocation, lazy set-up) is not what you want to measure.
-        repeats: timed calls (>= 1); report the median.
-        budget_s: optional time budget in seconds: stop repeating once the timed calls took longer than this
-            (after at least 3 of them, or all of ``repeats`` if fewer), so slow cases keep a benchmark short.
-
-    Returns:
-        :class:`Timing` with ``repeats`` times in seconds.
-
-    Example:
-        >>> t = time_call(sum, range(1000), warmup=1, repeats=5)
-        >>> t.n, t.warmup, t.min <= t.median <= t.max
-        (5, 1, True)
-    """
-    if not callable(fn):
-        raise InputError(f"time_call needs a callable, got {type(fn).__name__}; pass the function, not its result.")
-    warmup = _check_count(warmup, "warmup", 0)
-    repeats = _check_count(repeats, "repeats", 1)
-    for _ in range(warmup):
-        fn(*args, **kwargs)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(*args, **kwargs)
-        times.append(time.perf_counter() - t0)
-        if budget_s is not None and len(times) >= min(3, repeats) and sum(times) > budget_s:
-            break
-    return Timing(tuple(times), warmup)
-
-
-def count_flops(model, x) -> int:
+def count_flops(model: Callable[..., Any], x: torch.Tensor) -> int:
     """FLOPs of one forward pass, counted by :class:`torch.utils.flop_counter.FlopCounterMode`.
 
     Convention: one multiply-add = 2 FLOPs; only matrix products and convolutions are counted.
@@ -186,9 +99,7 @@ def matmul_gflops(n: int = 2048, threads: int | None = None, repeats: int = 5) -
     """
     import torch
 
-    from .inference import num_threads
-
-    n = _check_count(n, "n", 1)
+    n = check_int(n, "n", minimum=1)
     g = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=g)
     b = torch.randn(n, n, generator=g)
@@ -244,7 +155,7 @@ runpy.run_path(code_file, run_name="__main__")
 """
 
 
-def peak_rss_of(code: str, timeout: float = 600.0, env: dict | None = None) -> tuple[int, float, str]:
+def peak_rss_of(code: str, timeout: float = 600.0, env: dict[str, str] | None = None) -> tuple[int, float, str]:
     """Run Python ``code`` in a fresh interpreter; return its exit code, peak resident memory and output.
 
     The peak is the child's own high-water mark ``VmHWM`` (Linux ``/proc/self/status``, read at exit), which
@@ -290,7 +201,7 @@ def peak_rss_of(code: str, timeout: float = 600.0, env: dict | None = None) -> t
     return rc, kib * 1024.0 / 1e6, out.decode("utf-8", errors="replace")
 
 
-def python_peak_mb(fn, *args, **kwargs) -> tuple[object, float]:
+def python_peak_mb(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
     """Peak memory allocated through Python's allocator while ``fn`` runs (:mod:`tracemalloc`), in MB.
 
     Sees numpy arrays and Python objects, *not* torch tensors (torch has its own allocator).
@@ -327,7 +238,7 @@ def load_average() -> float:
         return float("nan")
 
 
-def photo_jpeg(image, size: tuple[int, int] = (640, 480), quality: int = 90) -> bytes:
+def photo_jpeg(image: Any, size: tuple[int, int] = (640, 480), quality: int = 90) -> bytes:
     """A test photo as JPEG file content: ``image`` resized (bicubic) to ``size`` and encoded in memory.
 
     Args:
@@ -353,35 +264,7 @@ def photo_jpeg(image, size: tuple[int, int] = (640, 480), quality: int = 90) -> 
     return buf.getvalue()
 
 
-def photo_to_png(data, model, *, backend: str | None = None, cmap: str = "inferno") -> bytes:
-    """The end-to-end path a user waits for: decode a photo, estimate depth, colour it, encode a PNG.
-
-    Args:
-        data: encoded image bytes (or anything :func:`depthkit.estimate_depth` accepts).
-        model: a model from :func:`depthkit.load_model`.
-        backend: inference backend (``None``: plain PyTorch, channels_last).
-        cmap: colour map of the heat map.
-
-    Returns:
-        PNG file content of the (H, W, 3) heat map at the photo's resolution. It is encoded with OpenCV at
-        zlib level 1 with the run-length strategy: lossless like any PNG, and on a 640x480 heat map about 2x
-        faster than PIL's default (level 6), which otherwise dominates the time outside the network.
-    """
-    import cv2
-
-    from .inference import estimate_depth
-    from .viz import colorize
-
-    result = estimate_depth(data, model, backend=backend)
-    bgr = np.ascontiguousarray(colorize(result.inverse_depth, cmap=cmap)[..., ::-1])
-    ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1,
-                                         cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE])
-    if not ok:  # pragma: no cover - OpenCV failing to encode a valid uint8 image
-        raise RuntimeError("OpenCV could not encode the heat map as PNG")
-    return buf.tobytes()
-
-
-def _fmt(value) -> str:
+def _fmt(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return "" if value is None else ("yes" if value else "no")
     if isinstance(value, (float, np.floating)):
@@ -418,24 +301,24 @@ class ResultsTable:
         [123.456, 50.0]
     """
 
-    columns: list
+    columns: list[str]
     title: str = ""
-    notes: list = field(default_factory=list)
-    rows: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.columns or not all(isinstance(c, str) for c in self.columns):
             raise InputError("ResultsTable needs a non-empty list of column names (strings).")
         self.columns = list(self.columns)
 
-    def add(self, **row) -> None:
+    def add(self, **row: Any) -> None:
         """Append a row given as ``column=value``; unknown column names raise :class:`InputError`."""
         unknown = [k for k in row if k not in self.columns]
         if unknown:
             raise InputError(f"unknown column(s) {unknown}; the table has {self.columns}.")
         self.rows.append(dict(row))
 
-    def column(self, name: str) -> list:
+    def column(self, name: str) -> list[Any]:
         """The values of one column, in row order (``None`` where a row has none)."""
         if name not in self.columns:
             raise InputError(f"unknown column {name!r}; the table has {self.columns}.")
@@ -459,8 +342,8 @@ class ResultsTable:
     def __str__(self) -> str:
         return self.to_markdown()
 
-    def plot(self, value: str, label: str | None = None, ax=None, reference: float | None = None,
-             reference_label: str = "reference"):
+    def plot(self, value: str, label: str | None = None, ax: Any = None, reference: float | None = None,
+             reference_label: str = "reference") -> Any:
         """Horizontal bar plot of one numeric column (one bar per row).
 
         Args:
@@ -496,3 +379,44 @@ class ResultsTable:
         if self.title:
             ax.set_title(self.title)
         return fig
+
+
+def compare_backends(model: torch.nn.Module, x: torch.Tensor, backends: Sequence[str] = ("eager", "auto"), *,
+                     threads: int | None = None, warmup: int = 1, repeats: int = 5) -> ResultsTable:
+    """Time each backend on one input and measure its agreement with eager fp32.
+
+    Args:
+        model: a :class:`~depthkit.model.MidasSmall`.
+        x: (1, 3, h, w) float32 input (see :func:`depthkit.prepare`).
+        backends: names from :data:`depthkit.backends.BACKENDS` (or ``"auto"``); eager fp32 is always the reference.
+        threads: torch / runtime CPU threads (``None``: torch's current setting).
+        warmup: untimed calls before the timed ones (see :func:`time_call`); the first call of an exported
+            backend (export, compilation) happens before the warm-up and is not timed.
+        repeats: timed calls per backend; the median is reported.
+
+    Returns:
+        :class:`ResultsTable` with columns backend, median ms, min ms, speed-up vs eager, pearson r, max rel err
+        (one row per backend, in the given order; "auto" shows the backend it chose).
+    """
+    from .backends import agreement, get_runner, resolve_backend
+    from .model import check_input
+
+    check_input(x)
+    names = list(dict.fromkeys(resolve_backend(b) for b in backends))
+    table = ResultsTable(["backend", "median ms", "min ms", "speed-up vs eager", "pearson r", "max rel err"],
+                         title=f"Backends at {x.shape[-1]}x{x.shape[-2]}")
+    shape = tuple(x.shape)
+    with num_threads(threads):
+        reference = get_runner(model, "eager", shape)(x).numpy()
+        timings = {}
+        for name in dict.fromkeys(["eager", *names]):
+            run = get_runner(model, name, shape, threads=threads)
+            out = run(x).numpy()  # builds / compiles on first use: not timed
+            timings[name] = (time_call(run, x, warmup=warmup, repeats=repeats), agreement(out, reference))
+    eager_ms = timings["eager"][0].median_ms
+    for name in names:
+        t, a = timings[name]
+        table.add(backend=name, **{"median ms": t.median_ms, "min ms": t.min * 1e3,
+                                   "speed-up vs eager": eager_ms / t.median_ms, "pearson r": a.pearson_r,
+                                   "max rel err": a.max_rel_err})
+    return table

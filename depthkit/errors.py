@@ -5,7 +5,7 @@ Every failure a user can cause (a bad image, missing weights, a wrong argument) 
 notebook app catch :class:`DepthkitError` and show that sentence instead of a traceback.
 """
 
-__all__ = ["DepthkitError", "ImageError", "WeightsError", "InputError"]
+__all__ = ["DepthkitError", "ImageError", "InputError", "WeightsError"]
 
 
 class DepthkitError(Exception):

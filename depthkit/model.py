@@ -24,7 +24,10 @@ from torch.nn import functional as F
 
 from .errors import InputError
 
-__all__ = ["MidasSmall", "ENCODER_CHANNELS", "DECODER_FEATURES", "check_input", "layer_shapes"]
+__all__ = [
+    "DECODER_FEATURES", "ENCODER_CHANNELS", "FeatureFusionBlock", "MidasSmall", "ResidualConvUnit", "Upsample2x",
+    "check_input", "depth_head", "layer_shapes",
+]
 
 #: Channels of the four encoder outputs (strides 4, 8, 16, 32) of tf_efficientnet_lite3.
 ENCODER_CHANNELS = (32, 48, 136, 384)
@@ -40,10 +43,10 @@ def check_input(x: torch.Tensor) -> None:
 
     Example:
         >>> check_input(torch.zeros(1, 3, 64, 96))
-        >>> check_input(torch.zeros(1, 3, 60, 96))
+        >>> check_input(torch.zeros(1, 3, 60, 96))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        depthkit.errors.InputError: MiDaS_small needs H and W to be multiples of 32, got 60x96; resize with depthkit.prepare(image) first.
+        depthkit.errors.InputError: MiDaS_small needs H and W to be multiples of 32, got 60x96; resize with ...
     """
     if not isinstance(x, torch.Tensor):
         raise InputError(f"MiDaS_small expects a torch.Tensor of shape (N, 3, H, W), got {type(x).__name__}; "
@@ -78,7 +81,8 @@ class FeatureFusionBlock(nn.Module):
     """Fuse a coarser decoder path with a skip connection, upsample x2 and project with a 1x1 conv.
 
     Input (N, C, H, W) (plus an optional skip of the same shape); output (N, C // 2, 2H, 2W) when ``expand``
-    (refinenet4 ... refinenet2), else (N, C, 2H, 2W) (refinenet1).
+    (refinenet4 ... refinenet2), else (N, C, 2H, 2W) (refinenet1). With ``size=(h, w)`` the path is resized to that
+    size instead of doubled (DPT decoders whose next finer map is not exactly twice as large).
     """
 
     def __init__(self, features: int, expand: bool = True):
@@ -87,19 +91,55 @@ class FeatureFusionBlock(nn.Module):
         self.resConfUnit1 = ResidualConvUnit(features)
         self.resConfUnit2 = ResidualConvUnit(features)
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
+                size: tuple[int, int] | None = None) -> torch.Tensor:
         if skip is not None:
             x = x + self.resConfUnit1(skip)
         x = self.resConfUnit2(x)
-        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
+        if size is None:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
+        else:
+            x = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=True)
         return self.out_conv(x)
 
 
-class _Upsample2x(nn.Module):
-    """Bilinear x2 upsampling with ``align_corners=False`` (the head's ``Interpolate`` in MiDaS)."""
+class Upsample2x(nn.Module):
+    """Bilinear x2 upsampling, no weights: MiDaS's ``Interpolate``; (N, C, H, W) -> (N, C, 2H, 2W).
+
+    Args:
+        align_corners: False in MidasNet_small's head, True in DPT's head.
+    """
+
+    def __init__(self, align_corners: bool = False):
+        super().__init__()
+        self.align_corners = align_corners
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=self.align_corners)
+
+
+def depth_head(features: int, align_corners: bool) -> nn.Sequential:
+    """The MiDaS / DPT depth head ``output_conv`` (official indices; weights at 0, 2 and 4).
+
+    ``[0]`` 3x3 conv to ``features // 2``, ``[1]`` :class:`Upsample2x`, ``[2]`` 3x3 conv to 32, ``[3]`` ReLU,
+    ``[4]`` 1x1 conv to 1, ``[5]`` ReLU (``non_negative=True``: inverse depth is >= 0), ``[6]`` Identity.
+
+    Args:
+        features: channels of the fused decoder map (64 for MiDaS_small, 256 for DPT-Hybrid).
+        align_corners: of the x2 upsampling (False for MiDaS_small, True for DPT-Hybrid).
+
+    Returns:
+        (N, features, H, W) -> (N, 1, 2H, 2W).
+    """
+    return nn.Sequential(
+        nn.Conv2d(features, features // 2, kernel_size=3, padding=1),
+        Upsample2x(align_corners),
+        nn.Conv2d(features // 2, 32, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 1, kernel_size=1),
+        nn.ReLU(),
+        nn.Identity(),
+    )
 
 
 def _efficientnet_lite3_layers() -> nn.Module:
@@ -150,19 +190,11 @@ class MidasSmall(nn.Module):
         f = (features, features * 2, features * 4, features * 8)
         self.pretrained = _efficientnet_lite3_layers()
         scratch = nn.Module()
-        for i, (cin, cout) in enumerate(zip(ENCODER_CHANNELS, f), start=1):
+        for i, (cin, cout) in enumerate(zip(ENCODER_CHANNELS, f, strict=True), start=1):
             setattr(scratch, f"layer{i}_rn", nn.Conv2d(cin, cout, kernel_size=3, padding=1, bias=False))
         for i in range(4, 0, -1):
             setattr(scratch, f"refinenet{i}", FeatureFusionBlock(f[i - 1], expand=i > 1))
-        scratch.output_conv = nn.Sequential(
-            nn.Conv2d(features, features // 2, kernel_size=3, padding=1),
-            _Upsample2x(),
-            nn.Conv2d(features // 2, 32, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(32, 1, kernel_size=1),
-            nn.ReLU(),  # non_negative=True: inverse depth is >= 0
-            nn.Identity(),
-        )
+        scratch.output_conv = depth_head(features, align_corners=False)
         self.scratch = scratch
         self.weights_info = None
 

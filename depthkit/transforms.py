@@ -14,11 +14,16 @@ Examples (W x H in -> W x H network input): 640x480 -> 256x192, 1920x1080 -> 256
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from .errors import InputError
+from .network_resize import fit_size, resize_normalize
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "NET_SIZE", "MULTIPLE_OF", "network_size", "prepare", "prepare_array"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MULTIPLE_OF", "NET_SIZE", "network_size", "prepare", "prepare_array"]
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])
@@ -26,15 +31,6 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225])
 NET_SIZE = 256
 #: Both sides of the network input are multiples of this (the encoder's total stride).
 MULTIPLE_OF = 32
-
-
-def _constrain(x: float, max_val: int, multiple: int) -> int:
-    y = int(np.round(x / multiple) * multiple)
-    if y > max_val:
-        y = int(np.floor(x / multiple) * multiple)
-    if y < multiple:  # never let a side collapse to zero
-        y = multiple
-    return y
 
 
 def network_size(width: int, height: int, size: int = NET_SIZE, multiple: int = MULTIPLE_OF) -> tuple[int, int]:
@@ -53,10 +49,7 @@ def network_size(width: int, height: int, size: int = NET_SIZE, multiple: int = 
         >>> network_size(640, 480), network_size(1920, 1080), network_size(300, 200)
         ((256, 192), (256, 128), (256, 160))
     """
-    if width <= 0 or height <= 0:
-        raise InputError(f"image size must be positive, got {width}x{height}; pass a non-empty image.")
-    scale = min(size / width, size / height)  # fit the longer side: both sides end up <= size
-    return _constrain(scale * width, size, multiple), _constrain(scale * height, size, multiple)
+    return fit_size(width, height, size=size, multiple=multiple, method="upper_bound")
 
 
 def prepare_array(image: np.ndarray, size: int = NET_SIZE) -> np.ndarray:
@@ -69,21 +62,13 @@ def prepare_array(image: np.ndarray, size: int = NET_SIZE) -> np.ndarray:
     Returns:
         (3, h, w) float32, ImageNet-normalised, h and w multiples of 32 and <= ``size``.
     """
-    import cv2
-
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        desc = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise InputError(f"prepare expects an (H, W, 3) uint8 RGB image, got a {desc}; "
-                         "read it with depthkit.io.read_image first.")
+    if not isinstance(image, np.ndarray) or image.ndim != 3:  # not an (H, W, 3) image: refused in one sentence
+        return resize_normalize(image, (MULTIPLE_OF, MULTIPLE_OF), IMAGENET_MEAN, IMAGENET_STD)
     h, w = image.shape[:2]
-    net_w, net_h = network_size(w, h, size)
-    x = image.astype(np.float64) / 255.0
-    x = cv2.resize(x, (net_w, net_h), interpolation=cv2.INTER_CUBIC)
-    x = (x - IMAGENET_MEAN) / IMAGENET_STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1)).astype(np.float32)
+    return resize_normalize(image, network_size(w, h, size), IMAGENET_MEAN, IMAGENET_STD)
 
 
-def prepare(image, size: int = NET_SIZE):
+def prepare(image: Any, size: int = NET_SIZE) -> torch.Tensor:
     """Turn a photo into MiDaS_small's input tensor, exactly like the official transform.
 
     Args:

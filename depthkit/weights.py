@@ -15,26 +15,40 @@ second; a slow server is given 5 s to answer).
 The cache is torch's hub checkpoint folder, ``torch.hub.get_dir()/checkpoints/midas_v21_small_256.pt``, so a file
 that ``torch.hub.load("intel-isl/MiDaS", "MiDaS_small")`` cached earlier is reused. A checkpoint is verified
 (loaded with ``weights_only=True``, every key and shape checked) before it enters the cache; its SHA-256 is then
-recorded beside it (``.sha256``) and checked on every later load.
+recorded beside it (``.sha256``) and checked on every later load; a file changed after that is refused. The
+label of the weights (:attr:`WeightsInfo.label`) shows the start of that SHA-256 and :attr:`WeightsInfo.sha256` the
+whole of it, so it can be compared with the release.
+
+Under faults: a download or install is written to a temporary file in the cache folder, fsynced, verified, and only
+then renamed over the cached file (``os.replace``), together with its hash, while the folder is locked
+(``fcntl.flock``). So two ``weights download`` / ``weights install`` runs at once leave one valid file and its hash,
+and an interrupted transfer or a full disk leaves nothing in the cache (with one sentence saying what happened).
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
-import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
+from .checks import check_positive_int
 from .errors import WeightsError
 
+if TYPE_CHECKING:
+    from .model import MidasSmall
+
 __all__ = [
-    "CHECKPOINT_NAME", "CHECKPOINT_URL", "WeightsInfo", "UntrainedWeightsWarning", "cache_path", "cached_checkpoint",
-    "download", "install", "load_checkpoint", "check_state_dict", "resolve_weights", "load_model",
+    "CHECKPOINT_NAME", "CHECKPOINT_URL", "ENV_VAR", "OFFLINE_ENV_VAR", "UntrainedWeightsWarning", "WeightsInfo",
+    "cache_path", "cached_checkpoint", "check_state_dict", "download", "install", "load_checkpoint", "load_model",
+    "resolve_weights", "sha256_file", "verify_cached",
 ]
 
 CHECKPOINT_NAME = "midas_v21_small_256.pt"
@@ -161,6 +175,7 @@ def load_checkpoint(path: str | os.PathLike, *, name: str | None = None) -> dict
             ``weights_only``) or does not match MiDaS_small.
     """
     import pickle
+    import zipfile
 
     import torch
 
@@ -170,7 +185,7 @@ def load_checkpoint(path: str | os.PathLike, *, name: str | None = None) -> dict
         raise WeightsError(f"weights file {name} does not exist; check the path or {_HOW_TO_GET}.")
     with open(path, "rb") as f:
         head = f.read(4)
-    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):  # torch zip format or legacy pickle
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch zip format or legacy pickle
         raise WeightsError(f"{name} is not a readable PyTorch checkpoint (truncated or corrupt, or an error page "
                            f"saved in its place: it starts with {head!r}); delete it and {_HOW_TO_GET}.")
     try:
@@ -178,7 +193,8 @@ def load_checkpoint(path: str | os.PathLike, *, name: str | None = None) -> dict
     except pickle.UnpicklingError:
         raise WeightsError(f"{name} was refused by the safe loader (weights_only=True) because it contains code "
                            "or objects other than tensors; use the official midas_v21_small_256.pt.") from None
-    except Exception as e:  # truncated zip archives raise RuntimeError, EOFError, BadZipFile, ...
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError, TypeError, AttributeError,
+            zipfile.BadZipFile) as e:  # what torch.load raises on truncated or corrupt archives and pickles
         raise WeightsError(f"{name} is not a readable PyTorch checkpoint (truncated or corrupt: "
                            f"{str(e).splitlines()[0][:100]}); delete it and {_HOW_TO_GET}.") from None
     if isinstance(obj, Mapping) and "model" in obj and "optimizer" in obj:
@@ -189,27 +205,141 @@ def load_checkpoint(path: str | os.PathLike, *, name: str | None = None) -> dict
     return dict(obj)
 
 
-def _verify_cached(path: Path) -> str:
-    """Check the cached file against its recorded SHA-256 (recording it the first time); return the hash."""
-    digest = sha256_file(path)
+@contextmanager
+def _cache_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on the cache folder itself while a checkpoint and its hash change.
+
+    Every depthkit process that places, verifies or records a checkpoint takes this lock, so two ``weights
+    download`` / ``weights install`` runs at once are serialised: each renames its own complete, verified file into
+    place together with its own hash, and the last one wins as a consistent pair. The folder is locked (not a
+    separate lock file), so the cache holds nothing but the checkpoint and its ``.sha256``. Where ``fcntl`` does
+    not exist (Windows) the rename is still atomic but concurrent runs are not serialised.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _sidecar_line(path: Path, digest: str) -> bytes:
+    return f"{digest}  {path.name}\n".encode()
+
+
+def _record(path: Path, digest: str) -> None:
+    """Write the ``.sha256`` sidecar atomically (temporary file, fsync, rename); call it holding the lock."""
+    os.replace(_write_temp(_sidecar(path), [_sidecar_line(path, digest)]), _sidecar(path))
+
+
+def _recorded(path: Path) -> str | None:
     side = _sidecar(path)
-    if side.exists():
-        recorded = (side.read_text().split() or [""])[0]
-        if recorded != digest:
+    return (side.read_text().split() or [""])[0] if side.is_file() else None
+
+
+def verify_cached(path: str | os.PathLike | None = None) -> str:
+    """Check a cached checkpoint against its recorded SHA-256 (recording it the first time); return the hash.
+
+    The contents are not loaded here (see :func:`load_checkpoint`): this only proves the file is the one verified.
+
+    Args:
+        path: the cached checkpoint; defaults to :func:`cache_path`.
+
+    Returns:
+        The file's hex SHA-256 (64 characters).
+
+    Raises:
+        WeightsError: the file is missing, or changed since it was verified.
+    """
+    path = Path(path) if path is not None else cache_path()
+    if not path.is_file():
+        raise WeightsError(f"there is no cached checkpoint at {path}; {_HOW_TO_GET}.")
+    with _cache_lock(path.parent):
+        digest = sha256_file(path)
+        recorded = _recorded(path)
+        if recorded is None:  # e.g. a file torch.hub cached earlier: verified by load_checkpoint, record it now
+            with suppress(WeightsError):  # a full or read-only disk: the file is still usable, recorded next time
+                _record(path, digest)
+        elif recorded != digest:
             raise WeightsError(f"the cached checkpoint {path} changed since it was verified (SHA-256 {digest[:12]}… "
                                f"instead of {recorded[:12]}…); delete it and {_HOW_TO_GET}.")
-    else:  # e.g. a file torch.hub cached earlier: verified by load_checkpoint, record its hash now
-        side.write_text(f"{digest}  {path.name}\n")
     return digest
 
 
+def _disk_error(error: OSError, folder: Path) -> WeightsError:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return WeightsError(f"the disk holding {folder} is full, so the checkpoint (about 85 MB) could not be saved "
+                            "and nothing was cached; free some space (or set TORCH_HOME to a folder on another "
+                            "disk) and try again.")
+    return WeightsError(f"could not write the checkpoint into {folder} ({error.strerror or error}), so nothing was "
+                        "cached; check that the folder is writable (or set TORCH_HOME to another folder).")
+
+
+def _write(out: BinaryIO, chunk: bytes) -> None:
+    out.write(chunk)
+
+
+def _write_temp(dest: Path, chunks: Iterable[bytes]) -> Path:
+    """Write ``chunks`` to a new temporary file beside ``dest`` and fsync it; on any failure delete it.
+
+    Raises:
+        WeightsError: the disk is full or not writable (one sentence); errors raised by ``chunks`` pass through.
+    """
+    fd, name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                _write(out, chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as e:  # from write, flush or fsync: the disk (reading errors arrive as WeightsError)
+        tmp.unlink(missing_ok=True)
+        raise _disk_error(e, dest.parent) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
 def _place_in_cache(tmp: Path, dest: Path, name: str) -> Path:
-    """Verify ``tmp`` (a complete file in ``dest``'s folder), record its SHA-256 and rename it atomically."""
-    load_checkpoint(tmp, name=name)
-    digest = sha256_file(tmp)
-    os.replace(tmp, dest)
-    _sidecar(dest).write_text(f"{digest}  {dest.name}\n")
+    """Verify ``tmp`` (a complete file in ``dest``'s folder), then, under the lock, rename it and its hash into place.
+
+    The hash is written to its own temporary file first, so a full disk changes nothing in the cache.
+    """
+    try:
+        load_checkpoint(tmp, name=name)
+        line = _sidecar_line(dest, sha256_file(tmp))
+        with _cache_lock(dest.parent):
+            side_tmp = _write_temp(_sidecar(dest), [line])
+            try:
+                os.replace(tmp, dest)
+                os.replace(side_tmp, _sidecar(dest))
+            finally:
+                side_tmp.unlink(missing_ok=True)
+        _fsync_folder(dest.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
     return dest
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames durable (the folder's entries), where the OS allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems that cannot fsync a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 def cached_checkpoint() -> Path | None:
@@ -218,11 +348,56 @@ def cached_checkpoint() -> Path | None:
     return p if p.is_file() else None
 
 
+def _url_chunks(url: str, timeout: float, progress: bool, label: str) -> Iterator[bytes]:
+    """The bytes of ``url`` in 64 KiB chunks; network failures and short transfers raise WeightsError."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    from tqdm.auto import tqdm
+
+    got, total = 0, None
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=not progress) as bar:
+                for chunk in iter(lambda: resp.read(1 << 16), b""):
+                    got += len(chunk)
+                    bar.update(len(chunk))
+                    yield chunk
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise WeightsError(f"could not download {url} ({reason}); check the internet connection, or copy "
+                           "midas_v21_small_256.pt from another machine and run "
+                           "`python -m depthkit weights install FILE`.") from None
+    if total is not None and got != total:
+        raise WeightsError(f"the download of {url} stopped after {got} of {total} bytes; run "
+                           "`python -m depthkit weights download` again.")
+
+
+def _file_chunks(file: Path) -> Iterator[bytes]:
+    try:
+        with open(file, "rb") as f:
+            yield from iter(lambda: f.read(1 << 20), b"")
+    except OSError as e:
+        raise WeightsError(f"could not read {file} ({e.strerror or e}); check the file and try again.") from None
+
+
+def _target(dest: str | os.PathLike | None) -> Path:
+    dest = Path(dest) if dest is not None else cache_path()
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _disk_error(e, dest.parent) from None
+    return dest
+
+
 def download(url: str = CHECKPOINT_URL, dest: str | os.PathLike | None = None, *, progress: bool = True,
              timeout: float = 10.0) -> Path:
     """Download the checkpoint to a temporary file, verify it, then rename it into the cache atomically.
 
-    An interrupted or failed download leaves nothing in the cache.
+    An interrupted or failed download, or a full disk, leaves nothing in the cache. Two downloads (or installs) at
+    once leave one valid file and its hash (see the module docstring).
 
     Args:
         url: where to download from (the official MiDaS v2.1 release by default).
@@ -234,43 +409,15 @@ def download(url: str = CHECKPOINT_URL, dest: str | os.PathLike | None = None, *
         The path of the verified checkpoint.
 
     Raises:
-        WeightsError: no connection, an incomplete transfer, or a file that is not MiDaS_small.
+        WeightsError: no connection, an incomplete transfer, a full disk, or a file that is not MiDaS_small.
     """
-    import urllib.error
-    import urllib.request
-
-    from tqdm.auto import tqdm
-
-    dest = Path(dest) if dest is not None else cache_path()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as resp:
-                    total = int(resp.headers.get("Content-Length") or 0) or None
-                    got = 0
-                    with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
-                        for chunk in iter(lambda: resp.read(1 << 16), b""):
-                            out.write(chunk)
-                            got += len(chunk)
-                            bar.update(len(chunk))
-            except (urllib.error.URLError, OSError, ValueError) as e:
-                reason = getattr(e, "reason", e)
-                raise WeightsError(f"could not download {url} ({reason}); check the internet connection, or "
-                                   "copy midas_v21_small_256.pt from another machine and run "
-                                   "`python -m depthkit weights install FILE`.") from None
-            if total is not None and got != total:
-                raise WeightsError(f"the download of {url} stopped after {got} of {total} bytes; run "
-                                   "`python -m depthkit weights download` again.")
-        return _place_in_cache(tmp, dest, name=f"the file downloaded from {url}")
-    finally:
-        tmp.unlink(missing_ok=True)
+    dest = _target(dest)
+    tmp = _write_temp(dest, _url_chunks(url, timeout, progress, dest.name))
+    return _place_in_cache(tmp, dest, name=f"the file downloaded from {url}")
 
 
 def install(file: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
-    """Verify a checkpoint copied from elsewhere and place it in the cache (copy, then atomic rename).
+    """Verify a checkpoint copied from elsewhere and place it in the cache (copy, fsync, verify, atomic rename).
 
     Args:
         file: a ``midas_v21_small_256.pt`` obtained on another machine.
@@ -278,19 +425,15 @@ def install(file: str | os.PathLike, dest: str | os.PathLike | None = None) -> P
 
     Returns:
         The path of the installed checkpoint.
+
+    Raises:
+        WeightsError: the file is not a MiDaS_small checkpoint, or the disk is full (nothing is cached then).
     """
     file = Path(file)
     load_checkpoint(file)  # fail before copying anything
-    dest = Path(dest) if dest is not None else cache_path()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        shutil.copyfile(file, tmp)
-        return _place_in_cache(tmp, dest, name=str(file))
-    finally:
-        tmp.unlink(missing_ok=True)
+    dest = _target(dest)
+    tmp = _write_temp(dest, _file_chunks(file))
+    return _place_in_cache(tmp, dest, name=str(file))
 
 
 def resolve_weights(weights: str | os.PathLike = "auto", *, seed: int = 0) -> tuple[dict | None, WeightsInfo]:
@@ -323,7 +466,7 @@ def resolve_weights(weights: str | os.PathLike = "auto", *, seed: int = 0) -> tu
                           UntrainedWeightsWarning, stacklevel=3)
             return None, WeightsInfo("random", seed=seed)
         state = load_checkpoint(path)
-        return state, WeightsInfo("pretrained", path=str(path), sha256=_verify_cached(path))
+        return state, WeightsInfo("pretrained", path=str(path), sha256=verify_cached(path))
     if not isinstance(weights, (str, os.PathLike)):
         raise WeightsError(f"weights must be 'auto', 'pretrained', 'random' or a file path, got "
                            f"{type(weights).__name__}.")
@@ -334,13 +477,16 @@ def resolve_weights(weights: str | os.PathLike = "auto", *, seed: int = 0) -> tu
     return state, WeightsInfo("file", path=str(path), sha256=sha256_file(path))
 
 
-def load_model(weights: str | os.PathLike = "auto", *, seed: int = 0, threads: int | None = None):
+def load_model(weights: str | os.PathLike = "auto", *, seed: int = 0, threads: int | None = None) -> MidasSmall:
     """Build MiDaS_small and load its weights: the one entry point for notebooks, CLI and tests.
 
     Args:
         weights: ``"auto"`` (default; also reads ``DEPTHKIT_WEIGHTS``), ``"pretrained"``, ``"random"`` or a path.
         seed: seed of the random initialisation (used when the weights are random).
-        threads: if given, ``torch.set_num_threads(threads)``.
+        threads: if given, sets torch's **process-wide** CPU thread count (``torch.set_num_threads(threads)``)
+            and leaves it set, so the rest of the session (every later forward pass) uses it. For a change that
+            lasts one call only, use ``estimate_depth(..., threads=n)`` or
+            ``with depthkit.runtime.num_threads(n):``.
 
     Returns:
         :class:`~depthkit.model.MidasSmall` in eval mode on the CPU, with ``model.weights_info`` set.
@@ -355,7 +501,7 @@ def load_model(weights: str | os.PathLike = "auto", *, seed: int = 0, threads: i
     from .model import MidasSmall
 
     if threads is not None:
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(check_positive_int(threads, "threads", hint="or None to keep torch's setting"))
     state, info = resolve_weights(weights, seed=seed)
     if state is None:
         with torch.random.fork_rng(devices=[]):

@@ -8,6 +8,7 @@ import torch
 
 import depthkit as dk
 from depthkit import backends as B
+from depthkit.bench import compare_backends
 from depthkit.errors import DepthkitError, InputError
 
 
@@ -38,11 +39,14 @@ def x():
 
 @pytest.fixture(scope="module")
 def reference(random_model, x):
-    return B.run_backend(random_model, x, "eager").numpy()
+    """The plain NCHW fp32 forward, the way the official run.py computes it."""
+    return B.eager_forward(random_model, x, memory_format="contiguous").numpy()
 
 
 def test_check_backend_names_and_missing_packages(monkeypatch):
-    assert B.check_backend("channels_last") == "channels_last"
+    assert B.check_backend("eager") == "eager"
+    with pytest.raises(InputError, match="backend 'channels_last' is now called 'eager'"):
+        B.check_backend("channels_last")
     with pytest.raises(InputError, match="unknown backend 'cuda'; use one of: eager"):
         B.check_backend("cuda")
     real = importlib.util.find_spec
@@ -51,7 +55,7 @@ def test_check_backend_names_and_missing_packages(monkeypatch):
                                             r"onnxruntime`"):
         B.check_backend("onnx")
     assert "onnx" not in B.available_backends()
-    assert B.available_backends()[:3] == ["eager", "channels_last", "bf16"]
+    assert B.available_backends()[:2] == ["eager", "bf16"]
 
 
 def test_static_same_padding_same_weights_same_output(random_model, x):
@@ -67,7 +71,7 @@ def test_static_same_padding_same_weights_same_output(random_model, x):
     assert type(random_model.pretrained.layer1[0]).__name__ == "Conv2dSame"  # the original is untouched
 
 
-@pytest.mark.parametrize("backend", ["channels_last", "bf16", "onnx", "openvino"])
+@pytest.mark.parametrize("backend", ["eager", "bf16", "onnx", "openvino"])
 def test_backend_agrees_with_eager(random_model, x, reference, backend):
     out = B.run_backend(random_model, x, backend)
     assert out.shape == (1, 64, 96) and out.dtype == torch.float32
@@ -101,7 +105,7 @@ def test_cache_follows_weight_changes(x):
 
 def test_predict_and_estimate_depth_backend_option(random_model):
     img = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    ref = dk.estimate_depth(img, random_model, channels_last=False)
+    ref = dk.estimate_depth(img, random_model)
     onnx = dk.estimate_depth(img, random_model, backend="onnx")
     np.testing.assert_allclose(onnx.inverse_depth, ref.inverse_depth, rtol=1e-4, atol=1e-5)
     with pytest.raises(InputError, match="unknown backend 'fast'"):
@@ -109,13 +113,19 @@ def test_predict_and_estimate_depth_backend_option(random_model):
     from depthkit.inference import predict
 
     t = dk.prepare(img)
-    torch.testing.assert_close(predict(random_model, t, backend="eager"), predict(random_model, t, channels_last=False))
+    torch.testing.assert_close(predict(random_model, t, backend="eager"), predict(random_model, t))
+    torch.testing.assert_close(predict(random_model, t), B.eager_forward(random_model, t), rtol=0, atol=0)
+    with pytest.raises(TypeError, match="channels_last"):  # one switch only: backend=
+        predict(random_model, t, channels_last=False)
 
 
 def test_align_and_agreement_hand_computed():
-    aligned, a, b = B.align_scale_shift(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0]))
+    from depthkit.alignment import fit_scale_shift
+
+    a, b = fit_scale_shift(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0]))  # the fit agreement uses
     # least squares: a = cov / var = (1.0 * 2 + 0 + 1.0 * ... ) -> slope 2.5, intercept -0.6667
     assert a == pytest.approx(2.5) and b == pytest.approx(-2 / 3)
+    aligned = a * np.array([1.0, 2.0, 3.0]) + b
     np.testing.assert_allclose(aligned, [1.8333333, 4.3333333, 6.8333333], rtol=1e-6)
     agree = B.agreement(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0]))
     assert agree.max_rel_err == pytest.approx(0.3333333 / 5.0, rel=1e-5)  # |4.333 - 4| / (7 - 2)
@@ -126,7 +136,7 @@ def test_align_and_agreement_hand_computed():
     with pytest.raises(InputError, match="same shape"):
         B.agreement(np.zeros(3), np.zeros(4))
     with pytest.raises(InputError, match="finite"):
-        B.align_scale_shift(np.array([1.0, np.nan]), np.array([1.0, 2.0]))
+        B.agreement(np.array([1.0, np.nan]), np.array([1.0, 2.0]))
 
 
 def test_auto_picks_the_first_installed(monkeypatch):
@@ -135,26 +145,28 @@ def test_auto_picks_the_first_installed(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name in ("onnxruntime", "openvino") else real(name, *a))
-    assert B.resolve_backend("auto") == "channels_last"
+    assert B.resolve_backend("auto") == "eager"
 
 
 def test_compare_backends_table(random_model):
     x = torch.rand(1, 3, 64, 64)
-    table = B.compare_backends(random_model, x, ["eager", "channels_last"], threads=1, warmup=0, repeats=2)
+    table = compare_backends(random_model, x, ["eager", "onnx"], threads=1, warmup=0, repeats=2)
     assert table.columns == ["backend", "median ms", "min ms", "speed-up vs eager", "pearson r", "max rel err"]
-    assert table.column("backend") == ["eager", "channels_last"]
+    assert table.column("backend") == ["eager", "onnx"]
     eager = table.rows[0]
     assert eager["pearson r"] == 1.0 and eager["max rel err"] == 0.0
     assert eager["speed-up vs eager"] == pytest.approx(1.0)
     assert table.rows[1]["pearson r"] > 0.99999
     with pytest.raises(InputError, match="unknown backend"):
-        B.compare_backends(random_model, x, ["nope"])
+        compare_backends(random_model, x, ["nope"])
 
 
 def test_memory_format_follows_the_backend(random_model, x):
     big = random_model.scratch.layer4_rn.weight  # (512, 384, 3, 3): the probe the runners check
-    B.run_backend(random_model, x, "channels_last")
-    assert big.is_contiguous(memory_format=torch.channels_last) and not big.is_contiguous()
     B.run_backend(random_model, x, "eager")
+    assert big.is_contiguous(memory_format=torch.channels_last) and not big.is_contiguous()
+    B.eager_forward(random_model, x, memory_format="contiguous")
     assert big.is_contiguous()
+    with pytest.raises(InputError, match="memory_format must be 'channels_last' or 'contiguous', got 'nhwc'"):
+        B.eager_forward(random_model, x, memory_format="nhwc")
     assert all(p.is_contiguous() for p in random_model.parameters())

@@ -2,12 +2,11 @@ import json
 
 import pytest
 import torch
+from conftest import MANIFEST
 
 import depthkit as dk
 from depthkit.errors import InputError
 from depthkit.model import MidasSmall, check_input
-
-from conftest import MANIFEST
 
 
 def test_state_dict_matches_official_manifest(random_model):
@@ -73,7 +72,7 @@ def test_integer_tensor_rejected():
 def test_not_a_tensor_rejected():
     import numpy as np
 
-    with pytest.raises(InputError, match="torch.Tensor"):
+    with pytest.raises(InputError, match=r"torch\.Tensor"):
         check_input(np.zeros((1, 3, 64, 64), np.float32))
 
 
@@ -92,3 +91,16 @@ def test_layer_shapes_follow_the_data(random_model):
     assert shapes["scratch.refinenet1"] == (1, 64, 128, 96)
     assert shapes["scratch.output_conv"] == (1, 1, 256, 192)
     assert not random_model._forward_hooks and not random_model.pretrained.layer1._forward_hooks
+
+
+def test_fusion_block_resizes_to_a_given_size():
+    from depthkit.model import FeatureFusionBlock
+
+    block = FeatureFusionBlock(8, expand=False).eval()
+    x = torch.randn(1, 8, 5, 7)
+    with torch.inference_mode():
+        doubled = block(x)
+        same = block(x, size=(10, 14))
+        odd = block(x, skip=torch.randn(1, 8, 5, 7), size=(9, 13))
+    assert doubled.shape == (1, 8, 10, 14) and odd.shape == (1, 8, 9, 13)
+    torch.testing.assert_close(same, doubled, rtol=0, atol=0)  # size=2x equals the default doubling

@@ -11,7 +11,13 @@ import torch
 import depthkit as dk
 from depthkit.errors import WeightsError
 from depthkit.weights import (
-    CHECKPOINT_NAME, UntrainedWeightsWarning, cache_path, download, install, load_checkpoint, resolve_weights,
+    CHECKPOINT_NAME,
+    UntrainedWeightsWarning,
+    cache_path,
+    download,
+    install,
+    load_checkpoint,
+    resolve_weights,
     sha256_file,
 )
 
@@ -171,7 +177,7 @@ def test_unexpected_key_is_named(tmp_path, random_model):
     sd["extra.head.weight"] = torch.zeros(1)
     path = tmp_path / "extra.pt"
     torch.save(sd, path)
-    with pytest.raises(WeightsError, match="unexpected key 'extra.head.weight'"):
+    with pytest.raises(WeightsError, match=r"unexpected key 'extra\.head\.weight'"):
         load_checkpoint(path)
 
 
@@ -233,9 +239,9 @@ class _Server:
 
 
 def test_interrupted_download_leaves_nothing(torch_home, checkpoint):
-    with _Server(checkpoint.read_bytes(), drop=True) as srv:
-        with pytest.raises(WeightsError, match=r"stopped after \d+ of \d+ bytes"):
-            download(srv.url, progress=False)
+    with _Server(checkpoint.read_bytes(), drop=True) as srv, \
+            pytest.raises(WeightsError, match=r"stopped after \d+ of \d+ bytes"):
+        download(srv.url, progress=False)
     assert list(torch_home.iterdir()) == []  # no partial file, no .part leftovers
 
 
@@ -248,9 +254,9 @@ def test_download_verifies_and_caches(torch_home, checkpoint):
 
 
 def test_download_of_wrong_file_leaves_nothing(torch_home):
-    with _Server(b"<html>rate limited</html>", drop=False) as srv:
-        with pytest.raises(WeightsError, match="not a readable PyTorch checkpoint"):
-            download(srv.url, progress=False)
+    with _Server(b"<html>rate limited</html>", drop=False) as srv, \
+            pytest.raises(WeightsError, match="not a readable PyTorch checkpoint"):
+        download(srv.url, progress=False)
     assert list(torch_home.iterdir()) == []
 
 
@@ -263,3 +269,138 @@ def test_auto_downloads_when_reachable(torch_home, checkpoint, monkeypatch):
             warnings.simplefilter("error", UntrainedWeightsWarning)
             model = dk.load_model("auto")
     assert model.weights_info.kind == "pretrained"
+
+
+# ------------------------------------------------------------------------------------- faults: races, full disk
+def _tiny_checkpoint(path, value, like):
+    """A small checkpoint in the official key layout: every tensor one repeated value (stride-0 storage, ~150 kB)."""
+    torch.save({k: torch.full((), value, dtype=v.dtype).expand(v.shape) for k, v in like.state_dict().items()}, path)
+    return path
+
+
+def _cache_state(folder):
+    """(file names in the cache folder, SHA-256 of the checkpoint, the hash recorded beside it)."""
+    names = sorted(p.name for p in folder.iterdir())
+    ckpt = folder / CHECKPOINT_NAME
+    recorded = (folder / (CHECKPOINT_NAME + ".sha256")).read_text().split()
+    return names, sha256_file(ckpt), recorded
+
+
+def test_two_processes_installing_at_once_leave_one_valid_file_and_its_hash(tmp_path, random_model):
+    import subprocess
+    import sys
+
+    a = _tiny_checkpoint(tmp_path / "a.pt", 0.25, random_model)
+    b = _tiny_checkpoint(tmp_path / "b.pt", 0.75, random_model)
+    home = tmp_path / "torch"
+    env = {**os.environ, "TORCH_HOME": str(home), "HF_HUB_OFFLINE": "1", "DEPTHKIT_OFFLINE": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "depthkit", "weights", "install", str(f)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for f in (a, b, a)]
+    outs = [p.communicate(timeout=300)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    folder = home / "hub" / "checkpoints"
+    names, digest, recorded = _cache_state(folder)
+    assert names == [CHECKPOINT_NAME, CHECKPOINT_NAME + ".sha256"]  # no .part leftovers, no lock file
+    assert digest in (sha256_file(a), sha256_file(b))  # exactly one of the two files, whole
+    assert recorded == [digest, CHECKPOINT_NAME]  # and the hash of that very file
+    assert len(load_checkpoint(folder / CHECKPOINT_NAME)) == 482
+
+
+def _no_space(fail_when):
+    """A replacement for depthkit.weights._write that raises ENOSPC (after writing a little) when told to."""
+    import errno
+
+    def write(out, chunk):
+        if fail_when(chunk):
+            out.write(chunk[: len(chunk) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        out.write(chunk)
+    return write
+
+
+def test_full_disk_during_download_leaves_nothing(torch_home, checkpoint, monkeypatch):
+    monkeypatch.setattr("depthkit.weights._write", _no_space(lambda chunk: True))
+    with _Server(checkpoint.read_bytes(), drop=False) as srv, pytest.raises(WeightsError) as err:
+        download(srv.url, progress=False)
+    msg = str(err.value)
+    assert "is full" in msg and "nothing was cached" in msg and "free some space" in msg and "\n" not in msg
+    assert list(torch_home.iterdir()) == []  # no partial file, no hash
+
+
+def test_full_disk_keeps_the_previous_checkpoint(torch_home, tmp_path, checkpoint, random_model, monkeypatch):
+    install(checkpoint)
+    before = _cache_state(torch_home)
+    other = _tiny_checkpoint(tmp_path / "other.pt", 0.5, random_model)
+    monkeypatch.setattr("depthkit.weights._write", _no_space(lambda chunk: True))  # while copying the file
+    with pytest.raises(WeightsError, match="is full"):
+        install(other)
+    assert _cache_state(torch_home) == before
+    monkeypatch.setattr("depthkit.weights._write", _no_space(lambda chunk: chunk.endswith(b".pt\n")))  # the hash
+    with pytest.raises(WeightsError, match="is full"):
+        install(other)
+    assert _cache_state(torch_home) == before
+    assert dk.load_model("pretrained").weights_info.sha256 == before[1]
+
+
+def test_label_shows_the_files_sha256(torch_home, checkpoint):
+    install(checkpoint)
+    digest = sha256_file(checkpoint)
+    info = dk.load_model("pretrained").weights_info
+    assert info.sha256 == digest and len(digest) == 64
+    assert f"sha256 {digest[:12]}" in info.label and CHECKPOINT_NAME in info.label
+    file_info = dk.load_model(checkpoint).weights_info
+    assert f"sha256 {digest[:12]}" in file_info.label and str(checkpoint) in file_info.label
+
+
+def test_verify_cached_records_then_refuses_changes(torch_home, tmp_path, checkpoint, random_model):
+    from depthkit.weights import verify_cached
+
+    with pytest.raises(WeightsError, match="no cached checkpoint"):
+        verify_cached()
+    torch_home.mkdir(parents=True)
+    (torch_home / CHECKPOINT_NAME).write_bytes(checkpoint.read_bytes())  # as torch.hub would leave it
+    assert verify_cached() == sha256_file(checkpoint)
+    assert _cache_state(torch_home)[2] == [sha256_file(checkpoint), CHECKPOINT_NAME]
+    _tiny_checkpoint(torch_home / CHECKPOINT_NAME, 0.5, random_model)
+    with pytest.raises(WeightsError, match="changed since it was verified"):
+        verify_cached()
+
+
+def test_load_model_threads_sets_the_global_count():
+    before = torch.get_num_threads()
+    try:
+        dk.load_model("random", threads=1)
+        assert torch.get_num_threads() == 1  # documented: process-wide, not scoped
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(dk.InputError, match="threads must be a positive integer"):
+        dk.load_model("random", threads=0)
+
+
+def test_checkpoint_and_hash_are_renamed_while_the_folder_is_locked(torch_home, checkpoint, monkeypatch):
+    """Every rename into the cache happens while another process could not take the cache lock."""
+    import fcntl
+
+    real_replace = os.replace
+    seen = []
+
+    def replace(src, dst):
+        fd = os.open(torch_home, os.O_RDONLY)  # a new open file description, as another process would have
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            locked = True
+        finally:
+            os.close(fd)
+        seen.append((os.path.basename(dst), locked))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    install(checkpoint)
+    assert seen == [(CHECKPOINT_NAME, True), (CHECKPOINT_NAME + ".sha256", True)]
+    seen.clear()
+    (torch_home / (CHECKPOINT_NAME + ".sha256")).unlink()  # a first verification records the hash under the lock too
+    dk.load_model("pretrained")
+    assert seen == [(CHECKPOINT_NAME + ".sha256", True)]
