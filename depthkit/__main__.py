@@ -5,6 +5,6 @@ import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from .cli import main  # noqa: E402
+from .cli import main
 
 sys.exit(main())

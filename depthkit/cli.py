@@ -1,11 +1,17 @@
-"""Command line: ``python -m depthkit {predict,demo,weights,report}``.
+"""Command line: ``python -m depthkit {predict,demo,weights,report,video,doctor}``.
 
-* ``predict IMG... --out DIR`` writes, per image, a coloured heat map PNG (near = bright), a 16-bit PNG and a
-  ``.npy`` of the relative inverse depth.
+* ``predict IMG... --out DIR [--max-size N]`` writes, per image, a coloured heat map PNG (near = bright), a 16-bit
+  PNG and a ``.npy`` of the relative inverse depth, at the photo's resolution or scaled down to a longest side of
+  ``N`` px (big phone photos are then decoded at reduced scale, which is much faster). Without ``--max-size``,
+  photos over 40 megapixels (48-200 MP phone photos) give maps of :data:`depthkit.io.OVERSIZE_SIDE` px.
 * ``demo --out DIR`` runs on every bundled sample and writes ``index.html`` with originals and heat maps, stating
   which weights were used — the kit's main job.
 * ``weights info | download | install FILE`` manages the MiDaS_small checkpoint.
 * ``report IMAGES_DIR --out report.html`` runs the parameterised report notebook with papermill.
+* ``video IN --out OUT.mp4`` writes a browser-playable H.264 MP4 of stabilised depth heat maps
+  (:mod:`depthkit.video_depth`).
+* ``doctor`` checks Python, torch, the CPU, JupyterLab and its widgets, the weights, the internet and the backends,
+  and names the command that fixes each problem (:mod:`depthkit.doctor`).
 
 Bad input ends with a one-line ``depthkit: error: ...`` message and a non-zero exit code, never a traceback.
 """
@@ -18,13 +24,14 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from .errors import DepthkitError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
-def _load_model(weights: str, threads: int | None):
+def _load_model(weights: str, threads: int | None) -> Any:
     from .weights import UntrainedWeightsWarning, load_model
 
     with warnings.catch_warnings(record=True) as caught:
@@ -35,7 +42,7 @@ def _load_model(weights: str, threads: int | None):
     return model
 
 
-def _write_outputs(result, out_dir: Path, stem: str, cmap: str) -> list[Path]:
+def _write_outputs(result: Any, out_dir: Path, stem: str, cmap: str) -> list[Path]:
     from .io import write_npy, write_png, write_png16
     from .viz import colorize
 
@@ -46,22 +53,41 @@ def _write_outputs(result, out_dir: Path, stem: str, cmap: str) -> list[Path]:
     ]
 
 
-def _cmd_predict(args) -> int:
-    from .inference import estimate_depth
+def _readable(images: list[str]) -> tuple[list[tuple[str, tuple[int, int]]], int]:
+    """(image, (H, W)) for every input whose header reads; each other one gets its one-line error at once, before
+    the model is loaded (so an empty file, a folder or a FIFO is refused in well under a second)."""
+    from .io import image_size
 
+    readable, failed = [], 0
+    for img in images:
+        try:
+            readable.append((img, image_size(img)))
+        except DepthkitError as e:
+            print(f"depthkit: error: {img}: {e}", file=sys.stderr)
+            failed += 1
+    return readable, failed
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .inference import estimate_depth
+    from .io import read_photo
+
+    readable, failed = _readable(args.images)
+    if not readable:
+        return 1
     model = _load_model(args.weights, args.threads)
     out = Path(args.out)
-    failed = 0
-    for img in args.images:
+    for img, size in readable:
         try:
-            result = estimate_depth(img, model)
+            result = estimate_depth(read_photo(img, max_size=args.max_size), model)
             paths = _write_outputs(result, out, Path(img).stem, args.cmap)
         except DepthkitError as e:
             print(f"depthkit: error: {img}: {e}", file=sys.stderr)
             failed += 1
             continue
         h, w = result.inverse_depth.shape
-        print(f"{img}: {w}x{h} px, {result.seconds * 1000:.0f} ms -> {', '.join(p.name for p in paths)}")
+        scaled = f" (photo {size[1]}x{size[0]} px, scaled down)" if (h, w) != size else ""
+        print(f"{img}: {w}x{h} px{scaled}, {result.seconds * 1000:.0f} ms -> {', '.join(p.name for p in paths)}")
     print(f"weights: {model.weights_info.label}")
     return 1 if failed else 0
 
@@ -80,9 +106,9 @@ scale and shift).</p>
 """
 
 
-def _cmd_demo(args) -> int:
+def _cmd_demo(args: argparse.Namespace) -> int:
     from .inference import estimate_depth
-    from .io import write_png
+    from .io import write_file, write_png
     from .samples import list_samples, load_sample
 
     model = _load_model(args.weights, args.threads)
@@ -101,21 +127,23 @@ def _cmd_demo(args) -> int:
     info = model.weights_info
     page = _PAGE.format(cls="ok" if info.pretrained else "warn", label=html.escape(info.label),
                         cmap=html.escape(args.cmap), rows="\n".join(rows))
-    (out / "index.html").write_text(page, encoding="utf-8")
+    write_file(out / "index.html", page.encode("utf-8"), suffixes=(".html",), writer="demo")
     print(f"wrote {out / 'index.html'} ({len(rows)} samples; weights: {info.label})")
     return 0
 
 
-def _cmd_weights(args) -> int:
+def _cmd_weights(args: argparse.Namespace) -> int:
     from . import weights as W
 
     if args.action == "info":
         path = W.cache_path()
         print(f"cache: {path}")
         if path.is_file():
-            side = path.with_name(path.name + ".sha256")
-            recorded = side.read_text().split()[0] if side.is_file() else "not recorded yet"
-            print(f"present: yes ({path.stat().st_size / 1e6:.1f} MB, sha256 {recorded})")
+            try:
+                state = f"sha256 {W.verify_cached(path)}, unchanged since it was verified"
+            except DepthkitError as e:
+                state = f"NOT usable: {e}"
+            print(f"present: yes ({path.stat().st_size / 1e6:.1f} MB, {state})")
         else:
             print("present: no — run `python -m depthkit weights download` (internet) or "
                   "`python -m depthkit weights install FILE`")
@@ -132,7 +160,7 @@ def _cmd_weights(args) -> int:
     return 0
 
 
-def _cmd_report(args) -> int:
+def _cmd_report(args: argparse.Namespace) -> int:
     from .report import make_report
 
     out = make_report(args.images_dir, args.out, weights=args.weights, threads=args.threads, backend=args.backend)
@@ -140,12 +168,64 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_video(args: argparse.Namespace) -> int:
+    from .io import output_path
+    from .video import probe_video
+    from .video_depth import depth_video_file
+
+    probe_video(args.input)  # an unreadable input or a bad output path fails in one line before the model loads
+    output_path(args.out, (".mp4",), writer="video --out")
+    if args.npy is not None:
+        output_path(args.npy, (".npy",), writer="video --npy")
+    model = _load_model(args.weights, args.threads)
+    out = depth_video_file(args.input, args.out, model, stabilize=args.stabilize, side_by_side=args.side_by_side,
+                           max_frames=args.max_frames, npy=args.npy, backend=args.backend, cmap=args.cmap)
+    info = probe_video(out)
+    extra = f" and {args.npy}" if args.npy else ""
+    print(f"wrote {out}{extra} (H.264, {info.width}x{info.height} px, {info.duration:.1f} s at {info.fps:g} fps; "
+          f"stabilize={args.stabilize}; weights: {model.weights_info.label})")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import main as doctor
+
+    return doctor(url=args.url, timeout=args.timeout)
+
+
+def _max_size(text: str) -> int:
+    """argparse type of --max-size: a positive whole number of pixels."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number of pixels, got {text!r}")
+    return value
+
+
+def _add_video_parser(sub: Any) -> argparse.ArgumentParser:
+    """The ``video`` subcommand's parser (without the common --weights/--threads/--cmap options)."""
+    sp = sub.add_parser("video", help="depth video: an H.264 MP4 of heat maps that plays in browsers")
+    sp.add_argument("input", help="video file (MP4, MOV, AVI, WebM, animated GIF)")
+    sp.add_argument("--out", required=True, help="output .mp4 file")
+    sp.add_argument("--stabilize", choices=["align", "shared", "none"], default="align",
+                    help="align (default): fit each frame's scale and shift to the previous ones; shared: one range; "
+                         "none: per-frame min-max (flickers)")
+    sp.add_argument("--side-by-side", action="store_true", help="the input frame left of its heat map")
+    sp.add_argument("--max-frames", type=_max_size, default=None, metavar="N", help="process at most N frames")
+    sp.add_argument("--npy", default=None, metavar="FILE", help="also write the (T, H, W) float32 maps to FILE.npy")
+    sp.add_argument("--backend", default="auto", help="inference backend (default auto: the fastest installed)")
+    sp.set_defaults(func=_cmd_video)
+    return sp
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``python -m depthkit``."""
     p = argparse.ArgumentParser(prog="python -m depthkit", description="Monocular depth with MiDaS_small on the CPU.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def common(sp):
+    def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--weights", default="auto", help="auto (default), pretrained, random, or a checkpoint path")
         sp.add_argument("--threads", type=int, default=None, help="torch CPU threads")
         sp.add_argument("--cmap", default="inferno", help="matplotlib colormap of the heat maps")
@@ -153,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("predict", help="inverse depth for images: coloured PNG, 16-bit PNG and .npy each")
     sp.add_argument("images", nargs="+", help="image files")
     sp.add_argument("--out", required=True, help="output folder")
+    sp.add_argument("--max-size", type=_max_size, default=None, metavar="N",
+                    help="longest side in px of the written maps: larger photos are scaled down (JPEGs are decoded at "
+                         "reduced scale, fast for phone photos); default: the photo's own size, except that photos "
+                         "over 40 megapixels give maps of 4096 px")
     common(sp)
     sp.set_defaults(func=_cmd_predict)
 
@@ -174,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sp.add_argument("--backend", default=None, help="inference backend, e.g. onnx (see depthkit.backends)")
     sp.set_defaults(func=_cmd_report)
+
+    common(_add_video_parser(sub))
+
+    sp = sub.add_parser("doctor", help="check this machine for the kit: Python, torch, CPU, JupyterLab, weights, "
+                                       "internet, backends (with the command that fixes each problem)")
+    sp.add_argument("--timeout", type=float, default=5.0, help="seconds the internet check may take (default 5)")
+    sp.add_argument("--url", default=None, help="check this download URL's host instead of the official release's")
+    sp.set_defaults(func=_cmd_doctor)
     return p
 
 

@@ -23,16 +23,17 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import DepthkitError, InputError
 
-__all__ = ["IMAGE_EXTENSIONS", "template_path", "find_images", "map_stats", "analyse_images", "load_results",
-           "make_report"]
+__all__ = ["IMAGE_EXTENSIONS", "analyse_images", "find_images", "load_results", "make_report", "map_stats",
+           "template_path"]
 
 #: File name endings (lower case) treated as images.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif")
 _RESULTS = "results.json"
 
 
@@ -41,7 +42,7 @@ def template_path() -> Path:
     return Path(__file__).resolve().parent / "templates" / "report.ipynb"
 
 
-def find_images(images_dir, max_images: int | None = None) -> list[Path]:
+def find_images(images_dir: str | os.PathLike, max_images: int | None = None) -> list[Path]:
     """The image files directly inside a folder, sorted by name.
 
     Args:
@@ -49,7 +50,8 @@ def find_images(images_dir, max_images: int | None = None) -> list[Path]:
         max_images: keep only the first this many (``None`` or 0: all).
 
     Returns:
-        List of :class:`~pathlib.Path` whose suffix is in :data:`IMAGE_EXTENSIONS` (case-insensitive).
+        List of :class:`~pathlib.Path` whose suffix is in :data:`IMAGE_EXTENSIONS` (case-insensitive), folders
+        left out (a FIFO or a link to a device with such a name is kept: the report says why it cannot be read).
 
     Raises:
         DepthkitError: the folder does not exist, is a file, or holds no image files.
@@ -61,7 +63,9 @@ def find_images(images_dir, max_images: int | None = None) -> list[Path]:
         raise DepthkitError(f"the images folder '{folder}' does not exist; check the path.")
     if not folder.is_dir():
         raise DepthkitError(f"'{folder}' is a file, not a folder; pass the folder that holds the images.")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    # not only regular files: a FIFO or a link to a device named like an image is listed, and gets its one sentence
+    # from read_image in the report; folders are not images
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir())
     if not paths:
         raise DepthkitError(f"the folder '{folder}' holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
                             "put some photos in it or pass another folder.")
@@ -70,7 +74,7 @@ def find_images(images_dir, max_images: int | None = None) -> list[Path]:
     return paths
 
 
-def map_stats(inverse_depth) -> dict:
+def map_stats(inverse_depth: np.ndarray) -> dict[str, float]:
     """Summary statistics of a relative inverse depth map (finite pixels only; no unit).
 
     Args:
@@ -97,14 +101,14 @@ def map_stats(inverse_depth) -> dict:
             "finite": float(finite.size / a.size)}
 
 
-def _weights_record(info) -> dict:
+def _weights_record(info: Any) -> dict[str, Any]:
     return {"kind": getattr(info, "kind", "unknown"), "pretrained": bool(getattr(info, "pretrained", False)),
             "label": str(getattr(info, "label", info)), "sha256": getattr(info, "sha256", None),
             "path": getattr(info, "path", None)}
 
 
-def analyse_images(paths, model, out_dir, *, backend: str | None = None, threads: int | None = None,
-                   progress: bool = True) -> dict:
+def analyse_images(paths: Any, model: Any, out_dir: str | os.PathLike, *, backend: str | None = None,
+                   threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Estimate depth for each image and save maps and a ``results.json`` into ``out_dir``.
 
     An image that cannot be read is recorded with its error message instead of stopping the run.
@@ -113,7 +117,7 @@ def analyse_images(paths, model, out_dir, *, backend: str | None = None, threads
         paths: image file paths.
         model: a model from :func:`depthkit.load_model`.
         out_dir: folder for ``<index>.npy`` maps (float32, (H, W) relative inverse depth) and ``results.json``.
-        backend: inference backend (see :mod:`depthkit.backends`); ``None`` = plain PyTorch.
+        backend: inference backend (see :mod:`depthkit.backends`); ``None``: the default (plain fp32 PyTorch).
         threads: torch CPU threads (``None``: torch's setting).
         progress: show a tqdm progress bar over the images.
 
@@ -125,35 +129,37 @@ def analyse_images(paths, model, out_dir, *, backend: str | None = None, threads
     import torch
     from tqdm.auto import tqdm
 
+    from .backends import DEFAULT_BACKEND
     from .inference import estimate_depth
+    from .io import write_file, write_npy
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     records = []
     for i, path in enumerate(tqdm(list(paths), desc="depth", unit="image", disable=not progress)):
-        path = Path(path).resolve()
+        path = Path(path).absolute()  # not resolve(): a symlink keeps its own name in the report
         try:
             r = estimate_depth(path, model, threads=threads, backend=backend)
         except DepthkitError as e:
             records.append({"name": path.name, "path": str(path), "error": str(e)})
             continue
         map_file = f"{i:04d}.npy"
-        np.save(out / map_file, r.inverse_depth.astype(np.float32))
+        write_npy(out / map_file, r.inverse_depth)
         h, w = r.inverse_depth.shape
         records.append({"name": path.name, "path": str(path), "width": w, "height": h, "net_width": r.net_size[0],
                         "net_height": r.net_size[1], "seconds": r.seconds, "stats": map_stats(r.inverse_depth),
                         "map": map_file})
     results = {"weights": _weights_record(getattr(model, "weights_info", None)),
-               "threads": int(threads or torch.get_num_threads()), "backend": backend or "channels_last (default)",
+               "threads": int(threads or torch.get_num_threads()), "backend": backend or f"{DEFAULT_BACKEND} (default)",
                "images": records}
-    (out / _RESULTS).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    write_file(out / _RESULTS, json.dumps(results, indent=1).encode("utf-8"), suffixes=(".json",),
+               writer="analyse_images")
     return results
 
 
-def load_results(results_dir) -> dict:
+def load_results(results_dir: str | os.PathLike) -> dict[str, Any]:
     """Read what :func:`analyse_images` wrote; each image record gains ``inverse_depth`` ((H, W) float32) and
     ``image`` ((H, W, 3) uint8 RGB), except records with an ``error``."""
-    from .io import read_image
+    from .io import read_photo
 
     folder = Path(results_dir)
     file = folder / _RESULTS
@@ -163,11 +169,11 @@ def load_results(results_dir) -> dict:
     for rec in results["images"]:
         if "error" not in rec:
             rec["inverse_depth"] = np.load(folder / rec["map"])
-            rec["image"] = read_image(rec["path"])
+            rec["image"] = read_photo(rec["path"])  # as estimate_depth read it
     return results
 
 
-def _execute(template: Path, executed: Path, parameters: dict, timeout: float):
+def _execute(template: Path, executed: Path, parameters: dict[str, Any], timeout: float) -> Any:
     import papermill as pm
 
     package_parent = str(Path(__file__).resolve().parents[1])
@@ -186,10 +192,46 @@ def _execute(template: Path, executed: Path, parameters: dict, timeout: float):
             os.environ["PYTHONPATH"] = old
 
 
-def make_report(images_dir, out="report.html", weights="auto", *, threads: int | None = None,
-                backend: str | None = None, cmap: str = "inferno", max_images: int | None = None,
-                show_code: bool = False, keep_notebook: bool = False, progress: bool = True,
-                timeout: float = 600.0) -> Path:
+def _check_request(images_dir: Any, out: Any, backend: str | None, cmap: str,
+                   max_images: int | None) -> tuple[list[Path], Path]:
+    """Every check that can fail before any work: the images, the output path (.html), the backend, the colour map."""
+    from .backends import check_backend
+    from .io import output_path
+    from .viz import colorize
+
+    paths = find_images(images_dir, max_images)
+    if backend is not None:
+        check_backend(backend)
+    colorize(np.zeros((1, 2)), cmap=cmap)  # checks the colour map name before any work
+    return paths, output_path(out, (".html", ".htm"), writer="the report")
+
+
+def _quiet_model(weights: str | os.PathLike, threads: int | None) -> Any:
+    """Load the model without the untrained-weights warning: the report itself flags untrained weights, loudly."""
+    import warnings
+
+    from .weights import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_model(weights, threads=threads)
+
+
+def _to_html(executed: Path, title: str, show_code: bool) -> tuple[str, Any]:
+    """The executed notebook as one self-contained HTML page (code cells hidden unless ``show_code``)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(executed, as_version=4)
+    exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return body, nb
+
+
+def make_report(images_dir: str | os.PathLike, out: str | os.PathLike = "report.html",
+                weights: str | os.PathLike = "auto", *, threads: int | None = None, backend: str | None = None,
+                cmap: str = "inferno", max_images: int | None = None, show_code: bool = False,
+                keep_notebook: bool = False, progress: bool = True, timeout: float = 600.0) -> Path:
     """Make an HTML report of relative inverse depth for every image in a folder.
 
     Args:
@@ -197,7 +239,7 @@ def make_report(images_dir, out="report.html", weights="auto", *, threads: int |
         out: the HTML file to write (parent folders are created).
         weights: ``"auto"``, ``"pretrained"``, ``"random"`` or a checkpoint path (see :func:`depthkit.load_model`).
         threads: torch CPU threads (``None``: torch's default).
-        backend: inference backend (``None``: plain PyTorch; see :mod:`depthkit.backends`).
+        backend: inference backend (``None``: the default, plain fp32 PyTorch; see :mod:`depthkit.backends`).
         cmap: matplotlib colour map of the heat maps (near = bright for "inferno").
         max_images: only the first this many images (sorted by name); ``None``: all.
         show_code: include the notebook's code cells in the HTML.
@@ -211,27 +253,12 @@ def make_report(images_dir, out="report.html", weights="auto", *, threads: int |
     Raises:
         DepthkitError: missing or empty folder, unknown weights or backend, or a failing notebook.
     """
-    import warnings
-
     import nbformat
-    from nbconvert import HTMLExporter
 
-    from .backends import check_backend
-    from .viz import colorize
+    from .io import write_file
 
-    paths = find_images(images_dir, max_images)
-    if backend is not None:
-        check_backend(backend)
-    colorize(np.zeros((1, 2)), cmap=cmap)  # checks the colour map name before any work
-    out = Path(out)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise InputError(f"the report is an HTML file, got '{out}'; give a name ending in .html.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from .weights import load_model
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the report itself flags untrained weights, loudly
-        model = load_model(weights, threads=threads)
+    paths, out = _check_request(images_dir, out, backend, cmap, max_images)
+    model = _quiet_model(weights, threads)
     with tempfile.TemporaryDirectory(prefix="depthkit-report-") as work:
         work = Path(work)
         analyse_images(paths, model, work, backend=backend, threads=threads, progress=progress)
@@ -239,10 +266,8 @@ def make_report(images_dir, out="report.html", weights="auto", *, threads: int |
         params = {"images_dir": str(Path(images_dir).resolve()), "results_dir": str(work), "weights": str(weights),
                   "cmap": cmap, "max_images": int(max_images or 0)}
         _execute(template_path(), executed, params, timeout)
-        nb = nbformat.read(executed, as_version=4)
-        exporter = HTMLExporter(exclude_input=not show_code, exclude_input_prompt=True, exclude_output_prompt=True)
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"depthkit report: {out.stem}"}})
-        out.write_text(body, encoding="utf-8")
+        body, nb = _to_html(executed, f"depthkit report: {out.stem}", show_code)
+        write_file(out, body.encode("utf-8"), suffixes=(".html", ".htm"), writer="the report")
         if keep_notebook:
             nbformat.write(nb, out.with_suffix(".ipynb"))
     return out

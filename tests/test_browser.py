@@ -1,7 +1,9 @@
 """The quick-start notebook and its upload app, driven in a real browser (JupyterLab + headless Chromium).
 
 A private JupyterLab server is started on 127.0.0.1 (free port, random token, temporary config/runtime/settings
-folders, autosave off). Playwright drives Debian's Chromium (Playwright's own browser download does not work
+folders, autosave off) from the student install: a fresh virtual environment made with the README's student line
+(``tests/student_env.py``, no dev extras), so the test proves that this install gives a JupyterLab in which lesson 00
+and its app run. Playwright drives Debian's Chromium (Playwright's own browser download does not work
 offline): it opens notebooks/00_quickstart.ipynb, runs all cells, uploads sample photos and a junk file through the
 app's file input, and checks what the page shows. Screenshots go to test-artifacts/browser/.
 
@@ -19,8 +21,9 @@ import pytest
 from browser.lab import CHROMIUM_ARGS, SETUP_HINT, LabServer, find_chromium
 from conftest import REPO
 from PIL import Image
+from student_env import student_venv, venv_env
 
-from depthkit.app import fit_size
+from depthkit.depth_app import fit_size
 
 NOTEBOOK = REPO / "notebooks" / "00_quickstart.ipynb"
 ARTIFACTS = REPO / "test-artifacts" / "browser"
@@ -40,8 +43,18 @@ def chromium_path():
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    server = LabServer(REPO, tmp_path_factory.mktemp("jupyterlab"), token=secrets.token_urlsafe(24))
+def student_python():
+    """The interpreter of a fresh virtual environment with the README's student install (no dev extras)."""
+    venv = student_venv()
+    return str(venv / "bin" / "python"), venv_env(venv)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, student_python):
+    python, env = student_python
+    home = tmp_path_factory.mktemp("jupyterlab")
+    env = {**env, "TORCH_HOME": str(home / "torch")}  # never the user's weights cache: the lesson runs untrained
+    server = LabServer(REPO, home, token=secrets.token_urlsafe(24), python=python, env=env)
     try:
         server.start(timeout=90)
         yield server
@@ -125,17 +138,26 @@ def _drive_quickstart(page, lab, tmp_path):
     # Run > Run All Cells
     page.click("#jp-menu-panel >> text=Run")
     page.click(".lm-Menu-content >> text=Run All Cells")
-    # done when the last self-check printed into its *output* (the same words appear in the cell's source)
-    page.wait_for_selector(".jp-OutputArea-output >> text=✔ Exercise 3", timeout=150_000)
-    prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputArea-prompt", "els => els.map(e => e.textContent)")
+    # done when every code cell has run (its prompt shows an execution count instead of [ ] or [*])
     code_cells = sum(c["cell_type"] == "code" for c in json.loads(before)["cells"])
+    page.wait_for_function(
+        """n => { const ps = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+                  return ps.length === n && ps.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim())); }""",
+        arg=code_cells, timeout=150_000)
+    prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputArea-prompt", "els => els.map(e => e.textContent)")
     assert len(prompts) == code_cells and all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts), prompts
+    outputs = page.eval_on_selector_all(".jp-OutputArea-output", "els => els.map(e => e.textContent)")
+    assert not any("Traceback" in text for text in outputs), [t for t in outputs if "Traceback" in t][:1]
     page.wait_for_selector(".depthkit-app img.depthkit-heatmap", state="attached", timeout=30_000)
     page.locator(".depthkit-app").first.scroll_into_view_if_needed()
     page.wait_for_selector(".depthkit-app img.depthkit-heatmap", state="visible", timeout=30_000)
 
-    # after "Run All" the app shows the rocket (exercise 3 drives it from code), in magma
-    _wait_for_status(page, "rocket")
+    # the kernel that ran the lesson is the student install's Python
+    kernels = lab.kernel_commands()
+    assert kernels and all(cmd[0] == lab.python for cmd in kernels), (lab.python, kernels)
+
+    # after "Run All" the app shows what the lesson's code gave it last (ui.run(dk.load_sample("coffee"), "coffee"))
+    _wait_for_status(page, "coffee")
     assert "UNTRAINED" in page.inner_text(".depthkit-weights")
     _shot(page, "01_after_run_all")
 
@@ -153,13 +175,20 @@ def _drive_quickstart(page, lab, tmp_path):
         assert page.inner_text(".depthkit-message").strip() == ""
     _shot(page, "02_uploaded_photo")
 
-    # a junk file: one clear sentence, no traceback, and the heat map is gone
+    # a junk file: one clear sentence above the pictures, no traceback, and the previous photo stays on screen
+    shown = (_image_size(page, "depthkit-original"), _image_size(page, "depthkit-heatmap"))
     junk = tmp_path / "holiday.jpg"
     junk.write_text("Dear diary, this is not a photo.\n")
     _upload(page, junk)
     page.wait_for_selector(".depthkit-message .depthkit-error", timeout=60_000)
     message = page.inner_text(".depthkit-message")
     assert "holiday.jpg" in message and "not a readable image" in message and "Traceback" not in message
+    page.wait_for_function("() => document.querySelector('.depthkit-status')?.textContent.includes('Still showing')")
+    assert "Still showing motorcycle_left.png" in page.inner_text(".depthkit-status")
+    assert (_image_size(page, "depthkit-original"), _image_size(page, "depthkit-heatmap")) == shown
+    message_box = page.locator(".depthkit-message").bounding_box()
+    heat_box = page.locator("img.depthkit-heatmap").bounding_box()
+    assert message_box["y"] + message_box["height"] <= heat_box["y"], (message_box, heat_box)  # the error is above
     _shot(page, "03_junk_upload")
 
     # the app keeps working; this time the photo is dragged onto the drop zone

@@ -5,12 +5,11 @@ import re
 
 import numpy as np
 import pytest
+from conftest import REPO
 
 import depthkit as dk
 from depthkit.errors import DepthkitError, InputError
 from depthkit.report import analyse_images, find_images, load_results, make_report, map_stats, template_path
-
-from conftest import REPO
 
 SAMPLES = REPO / "data" / "samples"
 
@@ -66,7 +65,7 @@ def test_make_report_errors(tmp_path):
         make_report(tmp_path / "missing", tmp_path / "r.html", weights="random")
     with pytest.raises(DepthkitError, match="holds no images"):
         make_report(tmp_path, tmp_path / "r.html", weights="random")
-    with pytest.raises(InputError, match="ending in .html"):
+    with pytest.raises(InputError, match=r"ending in \.html"):
         make_report(SAMPLES, tmp_path / "r.pdf", weights="random")
     with pytest.raises(InputError, match="unknown backend"):
         make_report(SAMPLES, tmp_path / "r.html", weights="random", backend="gpu")
@@ -92,3 +91,19 @@ def test_report_on_samples_mentions_every_image_and_weights(tmp_path):
     assert html.count("data:image/png;base64,") >= len(find_images(SAMPLES))  # one figure per image
     assert "import depthkit" not in html  # code cells hidden
     assert out.with_suffix(".ipynb").is_file()
+
+
+def test_find_images_lists_phone_formats_and_non_regular_files(tmp_path, random_model):
+    import os
+
+    for name in ("a.HEIC", "b.heif", "c.avif"):
+        (tmp_path / name).write_bytes(b"x")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "zero.jpg").symlink_to("/dev/zero")
+    (tmp_path / "folder.jpg").mkdir()
+    names = [p.name for p in find_images(tmp_path)]
+    assert names == ["a.HEIC", "b.heif", "c.avif", "pipe.jpg", "zero.jpg"]
+    res = analyse_images(find_images(tmp_path)[3:], random_model, tmp_path / "work", progress=False)
+    pipe, zero = res["images"]
+    assert (pipe["name"], zero["name"]) == ("pipe.jpg", "zero.jpg")  # a link keeps its own name
+    assert "pipe.jpg" in pipe["error"] and "zero.jpg" in zero["error"] and zero["error"].endswith(".")

@@ -1,1 +1,1 @@
-"""Helpers for tests/test_app.py and tests/test_browser.py (the interactive depth app)."""
+"""Helpers for tests/test_depth_app.py and tests/test_browser.py (the interactive depth app)."""

@@ -8,6 +8,7 @@ which live in this server's private runtime folder).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -43,10 +44,17 @@ def free_port() -> int:
 
 
 class LabServer:
-    """A JupyterLab server rooted at ``root`` with private config/runtime/settings folders under ``home``."""
+    """A JupyterLab server rooted at ``root`` with private config/runtime/settings folders under ``home``.
 
-    def __init__(self, root: Path, home: Path, token: str, port: int | None = None):
+    ``python`` is the interpreter that runs JupyterLab (and so the kernel, whose default spec is that interpreter),
+    e.g. a student-install virtual environment's; ``env`` the environment variables to start from (default: ours).
+    """
+
+    def __init__(self, root: Path, home: Path, token: str, port: int | None = None, *, python: str | None = None,
+                 env: dict[str, str] | None = None):
         self.root, self.home, self.token = Path(root), Path(home), token
+        self.python = python or sys.executable
+        self.base_env = dict(os.environ if env is None else env)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.runtime_dir = self.home / "runtime"
@@ -54,7 +62,7 @@ class LabServer:
         self.process: subprocess.Popen | None = None
 
     def _env(self) -> dict:
-        env = dict(os.environ)
+        env = dict(self.base_env)
         settings = self.home / "lab-settings"
         env.update({
             "JUPYTER_CONFIG_DIR": str(self.home / "config"),
@@ -84,7 +92,7 @@ class LabServer:
         for sub in ("config", "runtime", "workspaces", "ipython", "data"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            self.python, "-m", "jupyter", "lab", "--no-browser",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
@@ -135,6 +143,16 @@ class LabServer:
                 continue
         return pids
 
+    def kernel_commands(self) -> list[list[str]]:
+        """The command line of every kernel this server started (to check which Python runs the lessons)."""
+        commands = []
+        for pid in self._kernel_pids():
+            try:
+                commands.append((Path("/proc") / str(pid) / "cmdline").read_bytes().decode().split("\0")[:-1])
+            except OSError:
+                continue
+        return commands
+
     def stop(self) -> None:
         """Shut down kernels and server politely, then kill whatever is left (only what this server started)."""
         if self.process is None:
@@ -146,10 +164,8 @@ class LabServer:
                         self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=10)
                 except (urllib.error.URLError, OSError, ValueError):
                     pass
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
                 try:
                     self.process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
@@ -157,9 +173,7 @@ class LabServer:
                     self.process.wait(timeout=10)
         finally:
             for pid in self._kernel_pids():
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self._log.close()
             self.process = None

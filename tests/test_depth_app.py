@@ -1,4 +1,4 @@
-"""Tests for depthkit.app: drive the widgets like a student would and check what the app shows.
+"""Tests for depthkit.depth_app (``dk.app``): drive the widgets like a student would and check what the app shows.
 
 Uploads are simulated exactly as ipywidgets 8 delivers them: ``FileUpload.value`` becomes a tuple of dicts with
 name / type / size / content (memoryview) / last_modified.
@@ -6,9 +6,12 @@ name / type / size / content (memoryview) / last_modified.
 
 import base64
 import datetime
+import inspect
 import io
 import re
+import tempfile
 import tracemalloc
+import types
 
 import numpy as np
 import pytest
@@ -18,9 +21,10 @@ from conftest import REPO
 from PIL import Image
 
 import depthkit as dk
-from depthkit import app as app_module
-from depthkit.app import DepthApp, describe_upload, downscale, encode_gif, encode_png, fit_size, focus_pixel
+from depthkit import depth_app as app_module
+from depthkit.depth_app import DepthApp, DepthPipeline, describe_upload, downscale, fit_size, focus_pixel
 from depthkit.errors import InputError
+from depthkit.io import encode_gif, encode_png
 from depthkit.viz import colorize, normalize
 from depthkit.weights import WeightsInfo
 
@@ -178,7 +182,8 @@ def test_dk_app_is_callable_and_displays_as_a_widget(random_model):
     assert isinstance(shown, DepthApp) and shown.result is None
     bundle = shown._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == shown.layout.model_id
-    assert callable(app_module) and "DepthApp" in app_module.__all__
+    assert inspect.isfunction(dk.app) and dk.app is app_module.app and "DepthApp" in app_module.__all__
+    assert type(app_module) is types.ModuleType and not callable(app_module)  # no module-class replacement
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -289,21 +294,84 @@ def test_busy_state_is_visible_while_working(app):
     assert "✔" in seen[-1][0] and not any(w.disabled for w in app._inputs)
 
 
+def _widget_order(root) -> list:
+    """Every widget under ``root`` in display order (depth first, as the page lays them out top to bottom)."""
+    order = [root]
+    for child in getattr(root, "children", ()):
+        order.extend(_widget_order(child))
+    return order
+
+
+_ON_SCREEN = ("original", "heatmap", "parallax", "download_heatmap", "download_data")
+
+
 @pytest.mark.parametrize("case", sorted(bad_files.BAD_UPLOADS))
-def test_bad_upload_shows_one_sentence_and_the_app_keeps_working(app, case):
+def test_bad_upload_keeps_the_previous_photo_with_one_sentence_above_it(app, case):
     filename, build, pattern = bad_files.BAD_UPLOADS[case]
     app.sample.value = "chelsea"  # something was shown before
+    shown, before = app.result, {key: getattr(app, key).value for key in _ON_SCREEN}
     upload(app, filename, build())
     assert re.search(pattern, app.error), app.error
     assert app.error.endswith(".") and "\n" not in app.error and "Traceback" not in app.message.value
+    assert not re.search(r"\. [A-Z]", app.error), f"more than one sentence: {app.error}"
     assert filename in app.message.value and "depthkit-error" in app.message.value
-    # the previous photo is gone, not left on screen as if it belonged to the bad file
-    assert app.result is None and app.heatmap.value == b"" and app.download_data.value == ""
+    # the previous photo, its depth, effects and downloads stay on screen, and still belong to chelsea
+    assert app.result is shown and app.name == "chelsea.jpg" and app.sample.value == "chelsea"
+    assert {key: getattr(app, key).value for key in _ON_SCREEN} == before
+    assert app.heatmap.layout.display is None and app.original.layout.display is None
+    assert "Still showing chelsea.jpg" in app.status.value
+    # the error is above the pictures
+    order = _widget_order(app.layout)
+    assert order.index(app.message) < order.index(app.original) < order.index(app.heatmap)
     assert not any(widget.disabled for widget in app._inputs) and app.upload.value == ()
-    # ... and the next upload works and clears the message
+    # ... and the next upload works, replaces the photo and clears the message
     upload(app, "ok.png", encode_png(bad_files.gradient_rgb(60, 90)), "image/png")
-    assert app.error == "" and app.message.value == ""
+    assert app.error == "" and app.message.value == "" and app.name == "ok.png"
     assert png_array(app.heatmap.value).shape == (60, 90, 3)
+    assert app.sample.value == app_module._PLACEHOLDER
+
+
+def test_bad_upload_on_an_empty_app_shows_nothing_but_the_sentence(app):
+    upload(app, "notes.jpg", bad_files.text_renamed_jpg())
+    assert "not a readable image" in app.error and app.result is None
+    assert "Nothing shown" in app.status.value
+    assert all(getattr(app, key).value in (b"", "") for key in _ON_SCREEN)
+
+
+def test_unexpected_failure_is_one_sentence_and_re_enables_the_inputs():
+    class Broken(torch.nn.Module):
+        weights_info = WeightsInfo(kind="random", seed=0)
+
+        def forward(self, x):
+            raise RuntimeError("boom")
+
+    shown = DepthApp(Broken(), **SMALL)
+    assert shown.run(bad_files.gradient_rgb(30, 40), "x.png") is False
+    assert shown.error.startswith("unexpected RuntimeError (boom)") and shown._busy_depth == 0
+    assert not any(widget.disabled for widget in shown._inputs)
+
+
+def test_the_app_writes_no_temporary_files(app, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the app must encode in memory, not through temporary files")
+
+    for name in ("mkstemp", "mkdtemp", "TemporaryDirectory", "NamedTemporaryFile", "TemporaryFile"):
+        monkeypatch.setattr(tempfile, name, refuse)
+    app.sample.value = "chelsea"
+    app.cmap.value = "magma"
+    app.tabs.selected_index = 1
+    assert app.error == "" and set(links(app.download_heatmap.value + app.download_data.value)) == {
+        "chelsea_heatmap_magma.png", "chelsea_inverse_depth16.png", "chelsea_inverse_depth.npy"}
+
+
+def test_pipeline_alone_gives_the_three_sizes(random_model):
+    pipe = DepthPipeline(random_model, max_side=100, display_side=50, effect_side=20)
+    views = pipe.process(encode_png(bad_files.gradient_rgb(60, 200)))
+    assert views.original_size == (60, 200) and views.note == ""
+    assert views.result.inverse_depth.shape == (30, 100) and views.result.image.shape == (30, 100, 3)
+    assert views.display_photo.shape == (15, 50, 3) and views.display_inv.shape == (15, 50)
+    assert views.effect_photo.shape == (6, 20, 3) and views.effect_inv.shape == (6, 20)
+    np.testing.assert_allclose(views.display_inv, downscale(views.result.inverse_depth, 50))
 
 
 @pytest.mark.parametrize("case", sorted(bad_files.CONVERTED_UPLOADS))
@@ -313,6 +381,22 @@ def test_unusual_formats_work_and_get_a_note(app, case):
     assert app.error == "" and re.search(pattern, app.note)
     assert re.search(pattern, app.message.value)
     assert png_array(app.heatmap.value).shape == (h, w, 3) and app.result.inverse_depth.shape == (h, w)
+
+
+def test_a_fifty_megapixel_photo_is_read_scaled_down(app):
+    upload(app, "huge_photo.jpg", bad_files.fifty_megapixels())
+    assert app.error == "" and app.result.inverse_depth.shape == (150, 192)
+    assert "8000×6250 px (scaled to 192×150)" in app.status.value
+    assert np.all(app.result.image == 90)  # the grey photo, still grey after the reduced-scale decode
+
+
+def test_exif_rotated_photo_reports_its_upright_size(app):
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    Image.fromarray(bad_files.gradient_rgb(40, 100)).save(buffer, format="JPEG", exif=exif)
+    upload(app, "portrait.jpg", buffer.getvalue())
+    assert app.result.inverse_depth.shape == (100, 40) and "40×100 px" in app.status.value
 
 
 def test_large_photo_is_scaled_down_before_estimation(app):
@@ -384,8 +468,21 @@ def test_drop_zone_shows_dropped_photos_and_errors(app):
 
 def test_empty_pictures_are_hidden(app):
     assert app.heatmap.layout.display == "none" and app.original.layout.display == "none"
+    upload(app, "x.jpg", b"junk")  # nothing to show yet: still hidden (no broken-image icon)
+    assert all(image.layout.display == "none" for image in (app.original, app.heatmap, app.parallax))
     app.sample.value = "chelsea"
     assert app.heatmap.layout.display is None and app.parallax.layout.display is None
     assert app.blur.layout.display == "none"  # its tab was never opened
-    upload(app, "x.jpg", b"junk")
+    app.clear()
     assert all(image.layout.display == "none" for image in (app.original, app.heatmap, app.parallax))
+
+
+def test_a_fifo_path_is_refused_without_hanging(app, tmp_path):
+    import os
+    import time
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    assert app.run(fifo, "photo.jpg") is False
+    assert time.monotonic() - t0 < 5 and "photo.jpg" in app.message.value and app.error.endswith(".")

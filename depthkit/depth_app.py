@@ -2,7 +2,7 @@
 
 ``dk.app()`` returns a :class:`DepthApp`; display it (make it the last expression of a cell) to get:
 
-* a file upload button (images only) and a sample picker (:mod:`depthkit.samples`);
+* a file upload button (images only), a drop zone and a sample picker (:mod:`depthkit.samples`);
 * the photo and its heat map side by side (bright = near), a colour-map choice and a near/far legend;
 * tabs for the effects of :mod:`depthkit.effects`: parallax (an animated GIF preview), portrait blur (focus
   and aperture sliders) and obstacle warning (threshold slider);
@@ -10,43 +10,56 @@
 * a status line with the time taken and the weights in use (untrained weights are flagged in red, with how to
   get the real ones).
 
-Every failure a user can cause (a text file renamed ``.jpg``, an empty file, a photo above 40 megapixels, ...)
-is shown as one sentence in the app; the app keeps working for the next upload. Very large photos are scaled
-down (longest side ``max_side`` px) before the depth is estimated, so everything the app shows or offers for
-download is at that working resolution. Only the current photo and its results are kept in memory.
+Every failure a user can cause (a text file renamed ``.jpg``, an empty file, a decompression bomb, ...) is shown
+as one sentence above the pictures; the previous photo and its depth stay on screen, and the app keeps working
+for the next upload. Very large photos are scaled down (longest side ``max_side`` px) while they are read, so
+everything the app shows or offers for download is at that working resolution. Only the current photo and its
+results are kept (while a new photo is processed, the previous one stays until the new one is ready).
 
-The widgets are attributes of :class:`DepthApp` (``upload``, ``sample``, ``cmap``, ``original``, ``heatmap``,
-``message``, ``status``, ``tabs``, ``amplitude``, ``focus``, ``aperture``, ``threshold``, ``downloads``, ...),
-so a test or a notebook can drive them. :meth:`DepthApp.run` processes an image without any widget events.
+The app has three parts:
 
-This module is itself callable, so ``dk.app()`` works although ``dk.app`` is the module.
+* :class:`DepthPipeline`: photo in, :class:`DepthViews` out (read, scale down, estimate the depth, scale for
+  display); no widgets, so it can be used and tested on its own;
+* the widgets, attributes of :class:`DepthApp` (``upload``, ``sample``, ``cmap``, ``original``, ``heatmap``,
+  ``message``, ``status``, ``tabs``, ``amplitude``, ``focus``, ``aperture``, ``threshold``, ``downloads``, ...),
+  so a test or a notebook can drive them;
+* the event handlers that connect the two. :meth:`DepthApp.run` processes an image without any widget events.
+
 ipywidgets, OpenCV, PIL and torch are imported only when an app is created.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io as _stdio
 import os
-import sys
-import tempfile
 import time
-import types
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .effects import encode_gif  # re-exported: the app's parallax preview
 from .errors import DepthkitError, InputError
 
-__all__ = ["DepthApp", "app", "describe_upload", "downscale", "encode_gif", "encode_png", "fit_size", "focus_pixel"]
+if TYPE_CHECKING:
+    import torch
+
+    from .inference import DepthResult
+
+__all__ = ["COLORMAPS", "DepthApp", "DepthPipeline", "DepthViews", "app", "describe_upload", "downscale", "fit_size",
+           "focus_pixel"]
 
 #: Colour maps offered in the app (all matplotlib names; bright = near for the first five).
 COLORMAPS = ("inferno", "magma", "viridis", "plasma", "turbo", "gray")
 
 _PLACEHOLDER = "— pick a sample —"
 _RED = "#c62828"
+_EFFECT_TITLES = ("parallax animation", "portrait blur", "obstacle warning")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -99,20 +112,6 @@ def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
 
 
-def encode_png(array: np.ndarray, compress_level: int = 1) -> bytes:
-    """Encode an (H, W, 3) or (H, W) uint8 array as PNG bytes (fast compression: for display, not storage).
-
-    Example:
-        >>> encode_png(np.zeros((2, 3, 3), np.uint8))[:8]
-        b'\\x89PNG\\r\\n\\x1a\\n'
-    """
-    from PIL import Image
-
-    buffer = _stdio.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
-
-
 def focus_pixel(inverse_depth: np.ndarray, focus: float) -> tuple[int, int]:
     """The pixel (x, y) whose depth best matches a focus setting, for :func:`depthkit.effects.portrait_blur`.
 
@@ -148,7 +147,7 @@ def focus_pixel(inverse_depth: np.ndarray, focus: float) -> tuple[int, int]:
     return int(ix + x0), int(iy + y0)
 
 
-def describe_upload(source) -> str | None:
+def describe_upload(source: Any) -> str | None:
     """A short note about an image whose format the app converts (16-bit, CMYK, animated), or None.
 
     Only the header is read (cheap); anything unreadable gives None (:func:`depthkit.io.read_image` reports it).
@@ -170,7 +169,10 @@ def describe_upload(source) -> str | None:
     elif not isinstance(source, (str, os.PathLike)):
         return None
     try:
-        with Image.open(source) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # size limits: read_image's job
+            im = Image.open(source)
+        with im:
             mode, frames, fmt = im.mode, getattr(im, "n_frames", 1), im.format
             rawmode = ""
             if im.tile:
@@ -261,7 +263,89 @@ def _safe_stem(name: str) -> str:
     return cleaned[:60] or "photo"
 
 
+# ---------------------------------------------------------------------------------------------- pipeline
+@dataclass(frozen=True)
+class DepthViews:
+    """One photo's depth and the arrays the app shows of it.
+
+    Attributes:
+        result: the :class:`~depthkit.inference.DepthResult` at the working resolution (longest side at most
+            the pipeline's ``max_side`` px).
+        original_size: (H, W) in pixels of the photo as stored in the file (upright), before any scaling.
+        display_photo: (h, w, 3) uint8 RGB photo for display (longest side at most ``display_side``).
+        display_inv: (h, w) float32 relative inverse depth for display (same size as ``display_photo``).
+        effect_photo: (h', w', 3) uint8 RGB photo for the effect previews (longest side at most ``effect_side``).
+        effect_inv: (h', w') float32 relative inverse depth for the effect previews.
+        note: one sentence about a converted format (16-bit, CMYK, animated), or "".
+
+    For a file object the original size is not known (it is read once): ``original_size`` is then the size read.
+    """
+
+    result: DepthResult
+    original_size: tuple[int, int]
+    display_photo: np.ndarray
+    display_inv: np.ndarray
+    effect_photo: np.ndarray
+    effect_inv: np.ndarray
+    note: str = ""
+
+
+class DepthPipeline:
+    """Photo in, depth out: read (scaled down while decoding), estimate, and scale for display. No widgets.
+
+    Args:
+        model: a model from :func:`depthkit.load_model`.
+        max_side: longest side (px) of the working resolution: the photo is scaled down to it before the depth
+            is estimated (photos that fit keep their size).
+        display_side: longest side (px) of the photo and heat map shown.
+        effect_side: longest side (px) of the effect previews.
+
+    Example:
+        >>> from depthkit.weights import load_model
+        >>> views = DepthPipeline(load_model("random"), 64, 32, 16).process(np.zeros((48, 80, 3), np.uint8))
+        >>> views.result.inverse_depth.shape, views.display_inv.shape, views.original_size
+        ((38, 64), (19, 32), (48, 80))
+    """
+
+    def __init__(self, model: torch.nn.Module, max_side: int = 1024, display_side: int = 640,
+                 effect_side: int = 512):
+        self.model = model
+        self.max_side, self.display_side, self.effect_side = max_side, display_side, effect_side
+
+    def process(self, source: Any) -> DepthViews:
+        """Estimate the depth of one image and prepare what the app shows.
+
+        Args:
+            source: anything :func:`depthkit.io.read_image` accepts (path, encoded bytes, PIL image, array).
+
+        Returns:
+            The :class:`DepthViews` of the image.
+
+        Raises:
+            DepthkitError: the image cannot be used (one sentence saying why).
+        """
+        from .inference import estimate_depth
+        from .io import image_size, read_image
+
+        photo = read_image(source, max_size=self.max_side)  # big JPEGs are decoded at 1/2, 1/4 or 1/8 scale
+        note = describe_upload(source)  # after read_image, which refuses FIFOs, devices and folders unopened
+        original = photo.shape[:2] if hasattr(source, "read") else image_size(source)  # a file object is read once
+        result = estimate_depth(photo, self.model)
+        del photo  # only the working-resolution copy (in result.image) is kept
+        inv = result.inverse_depth
+        return DepthViews(result=result, original_size=(int(original[0]), int(original[1])),
+                          display_photo=downscale(result.image, self.display_side),
+                          display_inv=downscale(inv, self.display_side),
+                          effect_photo=downscale(result.image, self.effect_side),
+                          effect_inv=downscale(inv, self.effect_side), note=note or "")
+
+
 # --------------------------------------------------------------------------------------------------- app
+def _check_side(label: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{label} must be a positive integer, got {value!r}.")
+
+
 class DepthApp:
     """Interactive depth estimation in Jupyter: upload or pick a photo, see its depth, try the effects.
 
@@ -277,23 +361,22 @@ class DepthApp:
         gif_frames: frames of the parallax animation.
 
     Attributes:
+        pipeline: the :class:`DepthPipeline` that turns a photo into what is shown.
+        views: the current :class:`DepthViews`, or None.
         result: the current :class:`~depthkit.inference.DepthResult` (at the working resolution) or None.
-        name: file name of the current photo.
+        name: file name of the current photo (the one on screen).
         error: the last error message shown (one sentence) or "".
         note: the last information note shown (e.g. about a converted 16-bit image) or "".
         layout: the top-level ipywidgets box (what is displayed).
     """
 
-    def __init__(self, model=None, *, sample: str | None = None, max_side: int = 1024, display_side: int = 640,
-                 effect_side: int = 512, gif_side: int = 320, gif_frames: int = 12):
-        import ipywidgets as w
-
+    def __init__(self, model: torch.nn.Module | None = None, *, sample: str | None = None, max_side: int = 1024,
+                 display_side: int = 640, effect_side: int = 512, gif_side: int = 320, gif_frames: int = 12):
         from .samples import list_samples
 
         for label, value in (("max_side", max_side), ("display_side", display_side), ("effect_side", effect_side),
                              ("gif_side", gif_side), ("gif_frames", gif_frames)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{label} must be a positive integer, got {value!r}.")
+            _check_side(label, value)
         if sample is not None and sample not in list_samples():
             raise InputError(f"Unknown sample {sample!r}; choose one of: {', '.join(list_samples())}.")
         if model is None:
@@ -301,36 +384,58 @@ class DepthApp:
 
             model = default_model()
         self.model = model
+        self.pipeline = DepthPipeline(model, max_side, display_side, effect_side)
         self.max_side, self.display_side, self.effect_side = max_side, display_side, effect_side
         self.gif_side, self.gif_frames = gif_side, gif_frames
-        self.result = None
-        self.name = ""
-        self.error = ""
-        self.note = ""
-        self._display_photo = None
-        self._display_inv = None
-        self._effect_photo = None
-        self._effect_inv = None
+        self.views: DepthViews | None = None
+        self.name = self.error = self.note = ""
         self._effects_done: set[int] = set()
         self._busy_depth = 0
-
         info = getattr(model, "weights_info", None)
         self.pretrained = bool(getattr(info, "pretrained", False))
         self.weights_label = str(getattr(info, "label", "unknown weights"))
 
-        # ---- inputs
+        self._build_widgets()
+        self._wire_events()
+        if sample is not None:
+            self.sample.value = sample  # runs the sample through _on_sample
+
+    @property
+    def result(self) -> DepthResult | None:
+        """The current :class:`~depthkit.inference.DepthResult` (working resolution), or None."""
+        return self.views.result if self.views is not None else None
+
+    # -------------------------------------------------------------------------------------- widgets
+    def _build_widgets(self) -> None:
+        import ipywidgets as w
+
+        self._build_inputs(w)
+        self._build_outputs(w)
+        self._build_tabs(w)
+        for widget, css in ((self.upload, "upload"), (self.sample, "sample"), (self.cmap, "cmap"),
+                            (self.original, "original"), (self.heatmap, "heatmap"), (self.message, "message"),
+                            (self.status, "status"), (self.weights, "weights"), (self.downloads, "downloads"),
+                            (self.parallax, "parallax"), (self.blur, "blur"), (self.obstacle, "obstacle")):
+            widget.add_class(f"depthkit-{css}")
+        self._inputs = (self.upload, self.sample, self.cmap, self.amplitude, self.focus, self.aperture, self.threshold,
+                        *([self.dropzone] if self.dropzone is not None else []))
+        self.layout = self._build_layout(w)
+        self._update_legend()
+
+    def _build_inputs(self, w) -> None:
+        from .samples import list_samples
+
         self.upload = w.FileUpload(accept="image/*", multiple=False, description="Upload photo",
                                    tooltip="Choose a photo (JPEG, PNG, BMP, GIF, TIFF or WebP)")
         zone_class = _dropzone_class()
         self.dropzone = zone_class() if zone_class is not None else None
-        if self.dropzone is not None:
-            self.dropzone.on_msg(lambda _widget, content, buffers: self._on_drop(content, buffers))
         self.sample = w.Dropdown(options=[_PLACEHOLDER, *list_samples()], value=_PLACEHOLDER, description="or sample:")
         self.cmap = w.Dropdown(options=list(COLORMAPS), value="inferno", description="colour map:")
-        # ---- outputs
-        picture = {"max_width": "100%", "height": "auto", "align_self": "center", "display": "none"}  # hidden while empty
-        self.original = w.Image(format="png", layout=w.Layout(**picture))
-        self.heatmap = w.Image(format="png", layout=w.Layout(**picture))
+
+    def _build_outputs(self, w) -> None:
+        self._picture = {"max_width": "100%", "height": "auto", "align_self": "center", "display": "none"}
+        self.original = w.Image(format="png", layout=w.Layout(**self._picture))  # hidden while empty
+        self.heatmap = w.Image(format="png", layout=w.Layout(**self._picture))
         self.legend = w.Image(format="png", layout=w.Layout(width="160px", height="12px"))
         self.message = w.HTML("")
         self.status = w.HTML("Upload a photo or pick a sample.")
@@ -338,18 +443,18 @@ class DepthApp:
         self.download_heatmap = w.HTML("")
         self.download_data = w.HTML("")
         self.downloads = w.HBox([self.download_heatmap, self.download_data])
-        # ---- effect tabs
+
+    def _build_tabs(self, w) -> None:
+        initial = {"continuous_update": False, "style": {"description_width": "initial"}}
         self.amplitude = w.FloatSlider(value=8.0, min=1.0, max=20.0, step=1.0, description="motion (px)",
                                        continuous_update=False)
-        self.parallax = w.Image(format="gif", layout=w.Layout(**picture))
-        self.focus = w.FloatSlider(value=0.8, min=0.0, max=1.0, step=0.05, description="focus far↔near",
-                                   continuous_update=False, style={"description_width": "initial"})
-        self.aperture = w.FloatSlider(value=12.0, min=0.0, max=30.0, step=1.0, description="aperture (px)",
-                                      continuous_update=False, style={"description_width": "initial"})
-        self.blur = w.Image(format="png", layout=w.Layout(**picture))
+        self.parallax = w.Image(format="gif", layout=w.Layout(**self._picture))
+        self.focus = w.FloatSlider(value=0.8, min=0.0, max=1.0, step=0.05, description="focus far↔near", **initial)
+        self.aperture = w.FloatSlider(value=12.0, min=0.0, max=30.0, step=1.0, description="aperture (px)", **initial)
+        self.blur = w.Image(format="png", layout=w.Layout(**self._picture))
         self.threshold = w.FloatSlider(value=0.75, min=0.05, max=1.0, step=0.05, description="near threshold",
-                                       continuous_update=False, style={"description_width": "initial"})
-        self.obstacle = w.Image(format="png", layout=w.Layout(**picture))
+                                       **initial)
+        self.obstacle = w.Image(format="png", layout=w.Layout(**self._picture))
         self.obstacle_text = w.HTML("")
         self.tabs = w.Tab(children=[
             w.VBox([w.HTML("Camera moving on a small circle: near things move most."), self.amplitude, self.parallax]),
@@ -361,31 +466,29 @@ class DepthApp:
         for i, title in enumerate(("Parallax", "Portrait blur", "Obstacle warning")):
             self.tabs.set_title(i, title)
 
-        for widget, css in ((self.upload, "upload"), (self.sample, "sample"), (self.cmap, "cmap"),
-                            (self.original, "original"), (self.heatmap, "heatmap"), (self.message, "message"),
-                            (self.status, "status"), (self.weights, "weights"), (self.downloads, "downloads"),
-                            (self.parallax, "parallax"), (self.blur, "blur"), (self.obstacle, "obstacle")):
-            widget.add_class(f"depthkit-{css}")
-        self._inputs = (self.upload, self.sample, self.cmap, self.amplitude, self.focus, self.aperture, self.threshold,
-                        *([self.dropzone] if self.dropzone is not None else []))
-
+    def _build_layout(self, w):
         half = w.Layout(width="50%", align_items="center")
-        self.layout = w.VBox([
+        zone = [self.dropzone] if self.dropzone is not None else []
+        layout = w.VBox([
             w.HTML("<b>depthkit</b>: relative depth from one photo (MiDaS_small on the CPU)"),
             self.weights,
-            w.HBox([self.upload, *([self.dropzone] if self.dropzone is not None else []), self.sample, self.cmap],
+            w.HBox([self.upload, *zone, self.sample, self.cmap],
                    layout=w.Layout(flex_flow="row wrap", align_items="center")),
-            self.message,
+            self.message,  # above the pictures: an error is read before the (previous) photo
             w.HBox([w.VBox([w.HTML("photo"), self.original], layout=half),
                     w.VBox([w.HTML("inverse depth (bright = near)"), self.heatmap], layout=half)]),
-            w.HBox([w.HTML("far&nbsp;"), self.legend, w.HTML("&nbsp;near")], layout=w.Layout(justify_content="flex-end")),
+            w.HBox([w.HTML("far&nbsp;"), self.legend, w.HTML("&nbsp;near")],
+                   layout=w.Layout(justify_content="flex-end")),
             self.tabs,
             self.downloads,
             self.status,
         ])
-        self.layout.add_class("depthkit-app")
-        self._update_legend()
+        layout.add_class("depthkit-app")
+        return layout
 
+    def _wire_events(self) -> None:
+        if self.dropzone is not None:
+            self.dropzone.on_msg(lambda _widget, content, buffers: self._on_drop(content, buffers))
         self.upload.observe(self._on_upload, names="value")
         self.sample.observe(self._on_sample, names="value")
         self.cmap.observe(self._on_cmap, names="value")
@@ -395,19 +498,16 @@ class DepthApp:
             slider.observe(lambda _change: self._refresh_effect(1, force=True), names="value")
         self.threshold.observe(lambda _change: self._refresh_effect(2, force=True), names="value")
 
-        if sample is not None:
-            self.sample.value = sample  # runs the sample through _on_sample
-
     # ---------------------------------------------------------------------------------------- display
     def _repr_mimebundle_(self, **kwargs):
         return self.layout._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
-        current = f"{self.name!r}" if self.result is not None else "no photo"
+        current = f"{self.name!r}" if self.views is not None else "no photo"
         return f"DepthApp({current}, weights: {'pretrained' if self.pretrained else 'UNTRAINED'})"
 
     # --------------------------------------------------------------------------------------- public API
-    def run(self, source, name: str = "photo") -> bool:
+    def run(self, source: Any, name: str = "photo") -> bool:
         """Estimate and show the depth of one image (what an upload or a sample choice does).
 
         Args:
@@ -415,33 +515,29 @@ class DepthApp:
             name: file name shown in the status line and used for the download file names.
 
         Returns:
-            True on success; False if the image was unusable (the reason is in :attr:`error` and shown in the
-            app, and the previous result is cleared).
+            True on success; False if the image was unusable: the reason (one sentence, also in :attr:`error`)
+            is shown above the pictures, and the previous photo and its depth stay on screen.
         """
         with self._busy(f"working… estimating the depth of {html.escape(name)}"):
             t0 = time.perf_counter()
             try:
-                note = describe_upload(source)
-                self._process(source, name)
+                views = self.pipeline.process(source)
             except DepthkitError as exc:
-                self._fail(name, str(exc))
-                return False
+                sentence = str(exc)
             except MemoryError:
-                self._fail(name, "there was not enough memory to process this image; try a smaller photo.")
-                return False
+                sentence = "there was not enough memory to process this image; try a smaller photo."
             except Exception as exc:  # noqa: BLE001 - the app must survive anything and say what happened
-                self._fail(name, f"unexpected {type(exc).__name__} ({exc}); try another image and please report this.")
-                return False
-            self.error = ""
-            self.note = note or ""
-            self.message.value = (f'<span style="color:#1565c0">ℹ {html.escape(self.note)}</span>' if self.note else "")
-            self._finish_status(time.perf_counter() - t0)
-        return True
+                sentence = f"unexpected {type(exc).__name__} ({exc}); try another image and please report this."
+            else:
+                self._show(views, name)
+                self._finish_status(time.perf_counter() - t0)
+                return True
+            self._fail(name, sentence)
+            return False
 
     def clear(self) -> None:
         """Forget the current photo and all results (frees their memory)."""
-        self.result = None
-        self._display_photo = self._display_inv = self._effect_photo = self._effect_inv = None
+        self.views = None
         self._effects_done = set()
         for image in (self.original, self.heatmap, self.parallax, self.blur, self.obstacle):
             _set_image(image, b"")
@@ -467,11 +563,10 @@ class DepthApp:
         self._receive(str(content.get("name") or "dropped file"), data)
 
     def _receive(self, name: str, data: bytes) -> None:
-        if self.sample.value != _PLACEHOLDER:  # the picker no longer describes what is shown
+        if self.run(data, name) and self.sample.value != _PLACEHOLDER:  # the picker no longer describes the photo
             self.sample.unobserve(self._on_sample, names="value")
             self.sample.value = _PLACEHOLDER
             self.sample.observe(self._on_sample, names="value")
-        self.run(data, name)
 
     def _on_sample(self, change) -> None:
         name = change["new"]
@@ -489,7 +584,7 @@ class DepthApp:
 
     def _on_cmap(self, _change) -> None:
         self._update_legend()
-        if self.result is None:
+        if self.views is None:
             return
         with self._busy("working… recolouring"):
             t0 = time.perf_counter()
@@ -498,63 +593,57 @@ class DepthApp:
             self._finish_status(time.perf_counter() - t0, what="recoloured")
 
     # -------------------------------------------------------------------------------------- internals
-    def _busy(self, text: str):
-        app = self
-
-        class _Busy:
-            def __enter__(self):
-                app._busy_depth += 1
-                if app._busy_depth == 1:
-                    app._saved_disabled = [widget.disabled for widget in app._inputs]
-                    for widget in app._inputs:
-                        widget.disabled = True
-                app.status.value = f'<span class="depthkit-busy">⏳ {text}</span>'
-                return self
-
-            def __exit__(self, *exc):
-                app._busy_depth -= 1
-                if app._busy_depth == 0:
-                    for widget, was in zip(app._inputs, app._saved_disabled):
-                        widget.disabled = was
-                return False
-
-        return _Busy()
+    @contextlib.contextmanager
+    def _busy(self, text: str) -> Iterator[None]:
+        """While inside: inputs disabled (restored afterwards, also after an error) and ``text`` in the status."""
+        outermost = self._busy_depth == 0
+        self._busy_depth += 1
+        saved = [widget.disabled for widget in self._inputs] if outermost else []
+        if outermost:
+            for widget in self._inputs:
+                widget.disabled = True
+        self.status.value = f'<span class="depthkit-busy">⏳ {text}</span>'
+        try:
+            yield
+        finally:
+            self._busy_depth -= 1
+            if outermost:
+                for widget, was in zip(self._inputs, saved, strict=True):
+                    widget.disabled = was
 
     def _fail(self, name: str, sentence: str) -> None:
-        self.clear()
-        self.name = name
+        """Show why ``name`` could not be used, above the pictures; whatever was on screen stays."""
         self.error = sentence
         self.note = ""
         self.message.value = (f'<span style="color:{_RED}" class="depthkit-error">⚠ Could not use '
                               f"<b>{html.escape(name)}</b>: {html.escape(sentence)}</span>")
-        self.status.value = "Nothing shown: upload another photo or pick a sample."
+        if self.views is None:
+            self.status.value = "Nothing shown: upload another photo or pick a sample."
+        else:
+            self.status.value = (f'<span class="depthkit-kept">Still showing {html.escape(self.name)}: upload '
+                                 "another photo or pick a sample.</span>")
 
-    def _process(self, source, name: str) -> None:
-        from .inference import estimate_depth
-        from .io import read_image
+    def _show(self, views: DepthViews, name: str) -> None:
+        """Put a new photo's results on screen (replacing the previous ones)."""
+        from .io import encode_png
 
-        photo = read_image(source)
-        self.clear()  # release the previous photo before allocating the new results
-        self._original_size = photo.shape[:2]
-        photo = downscale(photo, self.max_side)
-        self.result = estimate_depth(photo, self.model)
-        self.name = name
-        inv = self.result.inverse_depth
-        self._display_photo = downscale(self.result.image, self.display_side)
-        self._display_inv = downscale(inv, self.display_side)
-        self._effect_photo = downscale(self.result.image, self.effect_side)
-        self._effect_inv = downscale(inv, self.effect_side)
-        _set_image(self.original, encode_png(self._display_photo))
+        self.clear()
+        self.views, self.name = views, name
+        self.error, self.note = "", views.note
+        self.message.value = (f'<span style="color:#1565c0">ℹ {html.escape(self.note)}</span>' if self.note else "")
+        _set_image(self.original, encode_png(views.display_photo))
         self._show_heatmap()
         self._update_downloads()
         self._refresh_effect()
 
     def _show_heatmap(self) -> None:
+        from .io import encode_png
         from .viz import colorize
 
-        _set_image(self.heatmap, encode_png(colorize(self._display_inv, cmap=self.cmap.value)))
+        _set_image(self.heatmap, encode_png(colorize(self.views.display_inv, cmap=self.cmap.value)))
 
     def _update_legend(self) -> None:
+        from .io import encode_png
         from .viz import colorize
 
         ramp = np.tile(np.linspace(0.0, 1.0, 160, dtype=np.float32), (12, 1))
@@ -563,72 +652,78 @@ class DepthApp:
     def _update_downloads(self, data: bool = True) -> None:
         """Refresh the download links: the heat map PNG (depends on the colour map) and, if ``data``, the
         16-bit PNG and .npy of the inverse depth (which do not)."""
-        from .io import write_npy, write_png, write_png16
+        from .io import encode_npy, encode_png, encode_png16
         from .viz import colorize
 
         inv = self.result.inverse_depth
         stem, cmap = _safe_stem(self.name), self.cmap.value
         h, w = inv.shape
-        with tempfile.TemporaryDirectory(prefix="depthkit-app-") as folder:
-            heat = write_png(Path(folder) / "heat.png", colorize(inv, cmap=cmap)).read_bytes()
-            self.download_heatmap.value = (f"<b>Download</b> ({w}×{h} px): "
-                                           + _data_link(heat, "image/png", f"{stem}_heatmap_{cmap}.png",
-                                                        f"heat map PNG ({cmap})"))
-            if data:
-                png16 = write_png16(Path(folder) / "depth16.png", inv).read_bytes()
-                npy = write_npy(Path(folder) / "depth.npy", inv).read_bytes()
-                self.download_data.value = (
-                    _data_link(png16, "image/png", f"{stem}_inverse_depth16.png", "16-bit PNG (0 = far … 65535 = near)")
-                    + _data_link(npy, "application/octet-stream", f"{stem}_inverse_depth.npy",
-                                 ".npy (float32 relative inverse depth)"))
+        heat = encode_png(colorize(inv, cmap=cmap))
+        self.download_heatmap.value = (f"<b>Download</b> ({w}×{h} px): "
+                                       + _data_link(heat, "image/png", f"{stem}_heatmap_{cmap}.png",
+                                                    f"heat map PNG ({cmap})"))
+        if data:
+            self.download_data.value = (
+                _data_link(encode_png16(inv), "image/png", f"{stem}_inverse_depth16.png",
+                           "16-bit PNG (0 = far … 65535 = near)")
+                + _data_link(encode_npy(inv), "application/octet-stream", f"{stem}_inverse_depth.npy",
+                             ".npy (float32 relative inverse depth)"))
 
     def _refresh_effect(self, index: int | None = None, force: bool = False) -> None:
         """Compute the effect of the selected tab (only that one; the others wait until they are opened)."""
         selected = self.tabs.selected_index
-        if self.result is None or selected is None or (index is not None and index != selected):
+        if self.views is None or selected is None or (index is not None and index != selected):
             return
         if selected in self._effects_done and not force:
             return
-        from . import effects
-
-        titles = ("parallax animation", "portrait blur", "obstacle warning")
+        render = (self._render_parallax, self._render_blur, self._render_obstacle)[selected]
         t0 = time.perf_counter()
-        with self._busy(f"working… {titles[selected]}"):
+        with self._busy(f"working… {_EFFECT_TITLES[selected]}"):
             try:
-                if selected == 0:
-                    image, inv = downscale(self._effect_photo, self.gif_side), downscale(self._effect_inv, self.gif_side)
-                    frames = effects.parallax_frames(image, inv, n_frames=self.gif_frames,
-                                                     amplitude_px=float(self.amplitude.value))
-                    _set_image(self.parallax, encode_gif(frames, fps=12))
-                elif selected == 1:
-                    focus = focus_pixel(self._effect_inv, float(self.focus.value))
-                    blurred = effects.portrait_blur(self._effect_photo, self._effect_inv, focus=focus,
-                                                    aperture=float(self.aperture.value))
-                    _set_image(self.blur, encode_png(blurred))
-                else:
-                    found = effects.obstacle_warning(self._effect_inv, threshold=float(self.threshold.value))
-                    _set_image(self.obstacle, encode_png(effects.draw_obstacle_overlay(self._effect_photo, found)))
-                    verdict = "OBSTACLE ahead" if found.alarm else "clear"
-                    colour = _RED if found.alarm else "#2e7d32"
-                    self.obstacle_text.value = (f'<b style="color:{colour}">{verdict}</b>: {100 * found.fraction:.0f}% '
-                                                f"of the box is nearer than the threshold (relative, not metres).")
+                render(self.views)
             except DepthkitError as exc:
                 self.message.value = f'<span style="color:{_RED}">⚠ {html.escape(str(exc))}</span>'
                 return
         self._effects_done.add(selected)
-        self._finish_status(time.perf_counter() - t0, what=titles[selected])
+        self._finish_status(time.perf_counter() - t0, what=_EFFECT_TITLES[selected])
+
+    def _render_parallax(self, views: DepthViews) -> None:
+        from .effects import parallax_frames
+        from .io import encode_gif
+
+        image, inv = downscale(views.effect_photo, self.gif_side), downscale(views.effect_inv, self.gif_side)
+        frames = parallax_frames(image, inv, n_frames=self.gif_frames, amplitude_px=float(self.amplitude.value))
+        _set_image(self.parallax, encode_gif(frames, fps=12))
+
+    def _render_blur(self, views: DepthViews) -> None:
+        from .effects import portrait_blur
+        from .io import encode_png
+
+        focus = focus_pixel(views.effect_inv, float(self.focus.value))
+        blurred = portrait_blur(views.effect_photo, views.effect_inv, focus=focus, aperture=float(self.aperture.value))
+        _set_image(self.blur, encode_png(blurred))
+
+    def _render_obstacle(self, views: DepthViews) -> None:
+        from .effects import draw_obstacle_overlay, obstacle_warning
+        from .io import encode_png
+
+        found = obstacle_warning(views.effect_inv, threshold=float(self.threshold.value))
+        _set_image(self.obstacle, encode_png(draw_obstacle_overlay(views.effect_photo, found)))
+        verdict, colour = ("OBSTACLE ahead", _RED) if found.alarm else ("clear", "#2e7d32")
+        self.obstacle_text.value = (f'<b style="color:{colour}">{verdict}</b>: {100 * found.fraction:.0f}% '
+                                    f"of the box is nearer than the threshold (relative, not metres).")
 
     def _weights_html(self) -> str:
         if self.pretrained:
             return f'<span style="color:#2e7d32">✔ weights: {html.escape(self.weights_label)}</span>'
-        return (f'<div class="depthkit-untrained" style="color:{_RED};font-weight:bold">⚠ {html.escape(self.weights_label)}.'
-                " The heat maps below only show that the app works; they are NOT depth predictions.</div>")
+        return (f'<div class="depthkit-untrained" style="color:{_RED};font-weight:bold">'
+                f"⚠ {html.escape(self.weights_label)}. The heat maps below only show that the app works; "
+                "they are NOT depth predictions.</div>")
 
     def _finish_status(self, seconds: float, what: str | None = None) -> None:
-        r = self.result
-        if r is None:
+        if self.views is None:
             return
-        oh, ow = self._original_size
+        r, (oh, ow) = self.views.result, self.views.original_size
         h, w = r.inverse_depth.shape
         size = f"{ow}×{oh} px" + (f" (scaled to {w}×{h})" if (h, w) != (oh, ow) else "")
         weights = ("pretrained weights" if self.pretrained
@@ -638,8 +733,10 @@ class DepthApp:
                              f"(network input {r.net_size[0]}×{r.net_size[1]}) · {weights}</span>")
 
 
-def app(model=None, **kwargs) -> DepthApp:
+def app(model: torch.nn.Module | None = None, **kwargs: Any) -> DepthApp:
     """Create the interactive depth app; display the returned object (last expression of a cell).
+
+    ``dk.app(...)`` is this function.
 
     Args:
         model: a model from :func:`depthkit.load_model`, or None for the default ("auto" weights).
@@ -649,13 +746,3 @@ def app(model=None, **kwargs) -> DepthApp:
         A :class:`DepthApp`; its widgets are attributes, its ipywidgets layout is ``.layout``.
     """
     return DepthApp(model, **kwargs)
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``dk.app()`` call :func:`app` although ``dk.app`` resolves to this module."""
-
-    def __call__(self, model=None, **kwargs) -> DepthApp:
-        return app(model, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
