@@ -1,6 +1,7 @@
-"""The seed's simplified inference snippet, kept only as a reference for lessons and benchmarks.
+"""The tutorial's snippet: the simplified MiDaS inference code of a popular tutorial, kept as a reference for the
+lessons and benchmarks.
 
-The snippet students often copy feeds the photo straight into the network::
+A common simplified snippet feeds the photo straight into the network::
 
     x = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).float()   # no resize, no /255, no normalisation
     inverse_depth = model(x)
@@ -14,25 +15,25 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["naive_predict"]
+__all__ = ["snippet_predict"]
 
 
-def naive_predict(image: np.ndarray, model) -> np.ndarray:
-    """Run the seed's snippet: full resolution, raw 0-255 values, no normalisation.
+def snippet_predict(image: np.ndarray, model) -> np.ndarray:
+    """Run the tutorial's snippet: full resolution, raw 0-255 values, no normalisation.
 
     Args:
         image: (H, W, 3) uint8 RGB.
         model: a :class:`~depthkit.model.MidasSmall`.
 
     Returns:
-        (H, W) float32 network output (only when H and W are multiples of 32).
+        (H, W) float32 network output, relative inverse depth with no unit (only when H and W are multiples of 32).
 
     Raises:
         InputError: when H or W is not a multiple of 32 (the original snippet crashes inside the decoder).
 
     Example:
         >>> import depthkit as dk
-        >>> naive_predict(np.zeros((64, 96, 3), np.uint8), dk.load_model("random")).shape
+        >>> snippet_predict(np.zeros((64, 96, 3), np.uint8), dk.load_model("random")).shape
         (64, 96)
     """
     import torch
