@@ -8,10 +8,11 @@ from pathlib import Path
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import pytest  # noqa: E402
+import pytest
+from trained_checkpoint import trained_torch_home, trained_weights  # noqa: F401 - shared fixtures for every test file
 
 REPO = Path(__file__).resolve().parents[1]
-MANIFEST = REPO.parent / "shared" / "midas_reference" / "midas_v21_small_256.state_dict.json"
+MANIFEST = REPO / "tests" / "data" / "midas_v21_small_256.state_dict.json"  # vendored key/shape manifest
 _TEST_TORCH_HOME = tempfile.mkdtemp(prefix="depthkit-test-torch-home-")
 
 
