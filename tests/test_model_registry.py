@@ -1,0 +1,87 @@
+"""The model registry: one entry per network, each owning its builder, checkpoint, preprocessing and upsampling."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from depthkit import inference, model_registry, transforms
+from depthkit.errors import InputError
+from depthkit.model_registry import DEFAULT_MODEL, MODELS, get_spec, model_names, prepare, spec_for
+
+
+def test_the_three_models_default_first():
+    assert model_names() == ("midas_small", "dpt_hybrid", "depth_anything_v2_small")
+    assert DEFAULT_MODEL == "midas_small" and get_spec() is MODELS["midas_small"]
+
+
+def test_unknown_model_name_is_one_sentence():
+    message = ("model must be 'midas_small', 'dpt_hybrid' or 'depth_anything_v2_small', got 'dpt_large'; "
+               "see depthkit.model_registry.MODELS.")
+    with pytest.raises(InputError) as err:
+        get_spec("dpt_large")
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("name,file,url_start,licence", [
+    ("midas_small", "midas_v21_small_256.pt", "https://github.com/isl-org/MiDaS/releases/download/v2_1/", "MIT"),
+    ("dpt_hybrid", "dpt_hybrid_384.pt", "https://github.com/isl-org/MiDaS/releases/download/v3/", "MIT"),
+    ("depth_anything_v2_small", "depth_anything_v2_vits.pth",
+     "https://huggingface.co/depth-anything/Depth-Anything-V2-Small/resolve/main/", "Apache-2.0"),
+])
+def test_checkpoint_url_cache_file_and_licence(name, file, url_start, licence):
+    spec = get_spec(name)
+    assert spec.name == name and spec.checkpoint_name == file and spec.url == url_start + file
+    assert licence in spec.licence
+    assert spec.cache_path() == Path(torch.hub.get_dir()) / "checkpoints" / file
+
+
+@pytest.mark.parametrize("name,params", [
+    ("midas_small", 21_320_545), ("dpt_hybrid", 123_146_985), ("depth_anything_v2_small", 24_785_089),
+])
+def test_builders_make_the_registered_networks(name, params):
+    with torch.device("meta"):
+        net = get_spec(name).build()
+    assert sum(p.numel() for p in net.parameters()) == params
+    assert spec_for(net) is get_spec(name)  # a built network finds its own entry (preprocessing, upsampling)
+
+
+@pytest.mark.parametrize("hw,expected", [
+    ((480, 640), {"midas_small": (192, 256), "dpt_hybrid": (384, 512), "depth_anything_v2_small": (518, 686)}),
+    ((1080, 1920), {"midas_small": (128, 256), "dpt_hybrid": (384, 672), "depth_anything_v2_small": (518, 924)}),
+    ((640, 480), {"midas_small": (256, 192), "dpt_hybrid": (512, 384), "depth_anything_v2_small": (686, 518)}),
+    ((200, 300), {"midas_small": (160, 256), "dpt_hybrid": (256, 384), "depth_anything_v2_small": (518, 784)}),
+    ((3024, 4032), {"midas_small": (192, 256), "dpt_hybrid": (384, 512), "depth_anything_v2_small": (518, 686)}),
+])
+def test_prepare_gives_each_model_its_own_input_size(hw, expected):
+    photo = np.random.default_rng(0).integers(0, 256, size=(*hw, 3), dtype=np.uint8)
+    for name, (h, w) in expected.items():
+        x = prepare(photo, name)
+        assert x.shape == (1, 3, h, w) and x.dtype == torch.float32, name
+        assert h % get_spec(name).multiple == 0 and w % get_spec(name).multiple == 0
+
+
+def test_midas_small_entry_is_todays_preprocessing_and_upsampling():
+    photo = np.random.default_rng(1).integers(0, 256, size=(123, 301, 3), dtype=np.uint8)
+    assert torch.equal(prepare(photo), transforms.prepare(photo))
+    pred = torch.rand(1, 4, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(get_spec().upsample(pred, (123, 301)), inference.upsample(pred, (123, 301)))
+
+
+def test_native_sizes_are_fixed_points_of_the_resize():
+    for spec in MODELS.values():
+        assert spec.network_size(*spec.native_size) == spec.native_size, spec.name
+
+
+def test_prepare_reads_paths_like_read_image(tmp_path):
+    from depthkit import io
+
+    photo = np.random.default_rng(2).integers(0, 256, size=(60, 80, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    io.write_png(path, photo)
+    assert torch.equal(model_registry.prepare(path, "dpt_hybrid"), prepare(photo, "dpt_hybrid"))
+
+
+def test_other_networks_get_the_default_entry():
+    assert spec_for(torch.nn.Conv2d(3, 1, 1)) is get_spec(DEFAULT_MODEL)
