@@ -26,10 +26,12 @@ _LAZY_ATTRS = {
     "estimate_depth": "inference",
     "DepthResult": "inference",
     "read_image": "io",
+    "read_photo": "io",
     "colorize": "viz",
     "load_sample": "samples",
     "list_samples": "samples",
-    "fit_scale_shift": "calibration",
+    "fit_scale_shift": "alignment",
+    "calibrate_from_points": "calibration",
     "evaluate": "metrics",
     "midas_loss": "losses",
     "show_side_by_side": "viz",
@@ -37,10 +39,13 @@ _LAZY_ATTRS = {
     "parallax_frames": "effects",
     "portrait_blur": "effects",
     "obstacle_warning": "effects",
+    "app": "depth_app",
 }
 _SUBMODULES = {
-    "app", "backends", "bench", "calibration", "cli", "effects", "experiments", "inference", "io", "losses",
-    "metrics", "model", "naive", "report", "samples", "synthetic", "transforms", "viz", "weights",
+    "alignment", "backends", "bench", "calibration", "checks", "cli", "demo", "depth_anything", "depth_app", "doctor",
+    "dpt_decoder", "dpt_hybrid", "effects", "exercises", "experiments", "inference", "io", "losses", "metrics",
+    "model", "model_registry", "network_resize", "pipeline", "report", "runtime", "samples", "synthetic",
+    "transforms", "tutorial_snippet", "video", "video_depth", "viz", "weights",
 }
 
 __all__ = ["DepthkitError", "ImageError", "InputError", "WeightsError", "__version__", *_LAZY_ATTRS]
