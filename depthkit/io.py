@@ -82,6 +82,7 @@ __all__ = [
     "encode_png16",
     "image_size",
     "max_file_bytes",
+    "open_regular_file",
     "output_path",
     "read_image",
     "read_pfm",
@@ -393,13 +394,16 @@ def _file_kind(mode: int) -> str | None:
     return "not a regular file"
 
 
-def _refuse_kind(path: Path, kind: str) -> ImageError:
+def _refuse_kind(path: Path, kind: str, what: str) -> ImageError:
     if kind == "a folder":
-        return ImageError(f"'{path}' is a folder, not an image file; pass the path of one image file.")
-    what = f"links to '{os.path.realpath(path)}', which is" if os.path.islink(path) else "is"
-    return ImageError(
-        f"'{path}' {what} {kind}, not a regular image file, so it is not read; pass the path of an image file."
-    )
+        return ImageError(f"'{path}' is a folder, not {_article(what)} {what} file; pass the path of one {what} file.")
+    link = f"links to '{os.path.realpath(path)}', which is" if os.path.islink(path) else "is"
+    return ImageError(f"'{path}' {link} {kind}, not a regular {what} file, so it is not read; pass the path of "
+                      f"{_article(what)} {what} file.")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _too_big(label: str, cap: int) -> ImageError:
@@ -409,43 +413,64 @@ def _too_big(label: str, cap: int) -> ImageError:
     )
 
 
-def _stat_path(path: Path) -> os.stat_result:
+def _stat_path(path: Path, what: str) -> os.stat_result:
     """``os.stat`` of the resolved path (symlinks followed), with every failure as one sentence."""
     try:
         return os.stat(path)
     except FileNotFoundError:
         broken = " (a broken link)" if os.path.islink(path) else ""
         raise ImageError(
-            f"Image file not found: '{path}'{broken} (working folder: '{Path.cwd()}'); check the file name and "
-            "folder."
+            f"{what.capitalize()} file not found: '{path}'{broken} (working folder: '{Path.cwd()}'); check the file "
+            "name and folder."
         ) from None
     except OSError as exc:
-        raise ImageError(f"Could not open image file '{path}': {exc.strerror or exc}; check the path.") from None
+        raise ImageError(f"Could not open {what} file '{path}': {exc.strerror or exc}; check the path.") from None
 
 
-def _read_path_bytes(path: Path, cap: int) -> bytes:
-    """The content of the regular file ``path`` (at most ``cap`` bytes); anything else is refused unread.
+@contextmanager
+def open_regular_file(path: str | os.PathLike, *, what: str = "image") -> Iterator[tuple[BinaryIO, int]]:
+    """Open a regular file for reading, refusing anything else (a FIFO, a device, a socket, a folder) unopened.
 
-    The type is checked with ``os.stat`` before opening (opening a FIFO would block), and again with
-    ``os.fstat`` on the opened descriptor (opened non-blocking), in case the path changed in between.
+    The type is checked with ``os.stat`` before opening (opening a FIFO would block), and again with ``os.fstat``
+    on the descriptor, opened non-blocking, in case the path changed in between. Every reader of user files in
+    depthkit (images here, videos in :mod:`depthkit.video`) opens them through this one function.
+
+    Args:
+        path: the file's path.
+        what: what the file should be, for the messages (``"image"``, ``"video"``).
+
+    Yields:
+        ``(handle, size)``: an unbuffered binary file object and the file's size in bytes.
+
+    Raises:
+        ImageError: the path is missing, not a regular file, or cannot be opened (one sentence).
     """
-    kind = _file_kind(_stat_path(path).st_mode)
+    path = Path(path).expanduser()
+    kind = _file_kind(_stat_path(path, what).st_mode)
     if kind is not None:
-        raise _refuse_kind(path, kind)
+        raise _refuse_kind(path, kind, what)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        raise ImageError(f"Could not open image file '{path}': {exc.strerror or exc}; check its permissions.") from None
+        raise ImageError(
+            f"Could not open {what} file '{path}': {exc.strerror or exc}; check its permissions."
+        ) from None
     with os.fdopen(fd, "rb", buffering=0) as handle:
         info = os.fstat(handle.fileno())
         kind = _file_kind(info.st_mode)
         if kind is not None:
-            raise _refuse_kind(path, kind)
-        if info.st_size > cap:
+            raise _refuse_kind(path, kind, what)
+        yield handle, info.st_size
+
+
+def _read_path_bytes(path: Path, cap: int) -> bytes:
+    """The content of the regular file ``path`` (at most ``cap`` bytes); anything else is refused unread."""
+    with open_regular_file(path) as (handle, size):
+        if size > cap:
             raise _too_big(f"image file '{path}'", cap)
         try:
-            data = _read_capped(handle, cap, f"image file '{path}'", hint=info.st_size)
+            data = _read_capped(handle, cap, f"image file '{path}'", hint=size)
         except OSError as exc:
             raise ImageError(f"Could not read image file '{path}': {exc.strerror or exc}; check the file.") from None
     if not data:

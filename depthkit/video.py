@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import shutil
-import stat
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from .checks import (
     check_range,
 )
 from .errors import DepthkitError, ImageError, InputError
-from .io import check_fps, output_path
+from .io import check_fps, open_regular_file, output_path
 
 __all__ = [
     "FIT_PERCENTILES",
@@ -124,23 +123,10 @@ def _video_path(path: Any) -> Path:
         raise InputError(f"the video must be a file path (str or pathlib.Path), got {type(path).__name__}.")
     src = Path(path).expanduser()
     try:
-        mode = os.stat(src).st_mode
-    except FileNotFoundError:
-        raise InputError(f"Video file not found: '{src}' (working folder: '{Path.cwd()}'); check the file name "
-                         "and folder.") from None
-    except OSError as exc:
-        raise InputError(f"Could not open video file '{src}': {exc.strerror or exc}; check the path.") from None
-    if stat.S_ISDIR(mode):
-        raise InputError(f"'{src}' is a folder, not a video file; pass the path of one video file.")
-    if not stat.S_ISREG(mode):
-        raise InputError(f"'{src}' is not a regular file (a pipe, device or socket), so it is not read; pass the "
-                         "path of a video file.")
-    try:  # non-blocking open: a path swapped for a FIFO after the stat above must not hang
-        fd = os.open(src, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "rb", buffering=0) as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise InputError(f"'{src}' is not a regular file, so it is not read; pass the path of a video file.")
+        with open_regular_file(src, what="video") as (handle, _size):  # FIFOs, devices, folders: refused unopened
             head = handle.read(16)
+    except ImageError as exc:
+        raise InputError(str(exc)) from None
     except OSError as exc:
         raise InputError(f"Could not read video file '{src}': {exc.strerror or exc}; check its permissions.") from None
     if not head:
