@@ -1109,11 +1109,12 @@ def _check_cloud(points: Any, colors: Any, binary: Any, writer: str) -> np.ndarr
     return pts
 
 
-def _ply_header(count: int, colored: bool, binary: bool) -> bytes:
+def _ply_header(count: int, colored: bool, binary: bool, metric: bool) -> bytes:
     lines = [
         "ply",
         f"format {'binary_little_endian' if binary else 'ascii'} 1.0",
-        "comment written by depthkit; coordinates in metres",
+        "comment written by depthkit; coordinates in "
+        + ("metres" if metric else "relative units (not to scale: made from relative depth)"),
         f"element vertex {count}",
         "property float x",
         "property float y",
@@ -1145,23 +1146,29 @@ def _ply_body(pts: np.ndarray, colors: np.ndarray | None, binary: bool) -> bytes
     return buffer.getvalue()
 
 
-def _ply_bytes(points: Any, colors: Any, binary: Any, writer: str) -> bytes:
+def _ply_bytes(points: Any, colors: Any, binary: Any, metric: Any, writer: str) -> bytes:
     pts = _check_cloud(points, colors, binary, writer)
-    return _ply_header(len(pts), colors is not None, binary) + _ply_body(pts, colors, binary)
+    if not isinstance(metric, bool):
+        raise InputError(f"{writer}: metric must be True or False, got {metric!r}.")
+    return _ply_header(len(pts), colors is not None, binary, metric) + _ply_body(pts, colors, binary)
 
 
-def encode_ply(points: np.ndarray, colors: np.ndarray | None = None, binary: bool = True) -> bytes:
+def encode_ply(
+    points: np.ndarray, colors: np.ndarray | None = None, binary: bool = True, *, metric: bool = True
+) -> bytes:
     """Encode a coloured point cloud as PLY file content (opens in MeshLab, CloudCompare, Blender, Open3D).
 
     Each vertex has ``float x, y, z`` (float32, metres) and, when ``colors`` is given,
     ``uchar red, green, blue``. ``binary=True`` writes ``binary_little_endian`` (compact, fast);
-    ``binary=False`` writes human-readable ASCII.
+    ``binary=False`` writes human-readable ASCII. The header's comment states the unit: metres, or with
+    ``metric=False`` relative units (a cloud made from relative depth, e.g. :func:`depthkit.viz.pseudo_depth`).
 
     Args:
         points: (N, 3) float array of finite x, y, z coordinates in metres (drop invalid points first,
             e.g. ``points[np.isfinite(points).all(axis=1)]``).
         colors: optional (N, 3) uint8 RGB colours, one per point.
         binary: binary little-endian (default) or ASCII.
+        metric: the coordinates are in metres (default) or in relative units.
 
     Returns:
         The PLY file content.
@@ -1173,7 +1180,7 @@ def encode_ply(points: np.ndarray, colors: np.ndarray | None = None, binary: boo
         >>> encode_ply(np.zeros((2, 3)), binary=False).decode().splitlines()[:3]
         ['ply', 'format ascii 1.0', 'comment written by depthkit; coordinates in metres']
     """
-    return _ply_bytes(points, colors, binary, "encode_ply")
+    return _ply_bytes(points, colors, binary, metric, "encode_ply")
 
 
 def check_frames(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -1358,7 +1365,8 @@ def write_pfm(path: str | os.PathLike, array: np.ndarray) -> Path:
 
 
 def write_ply(
-    path: str | os.PathLike, points: np.ndarray, colors: np.ndarray | None = None, binary: bool = True
+    path: str | os.PathLike, points: np.ndarray, colors: np.ndarray | None = None, binary: bool = True, *,
+    metric: bool = True,
 ) -> Path:
     """Write a coloured point cloud as a PLY file (format: see :func:`encode_ply`).
 
@@ -1367,6 +1375,7 @@ def write_ply(
         points: (N, 3) float array of finite x, y, z coordinates in metres.
         colors: optional (N, 3) uint8 RGB colours, one per point.
         binary: binary little-endian (default) or ASCII.
+        metric: the coordinates are in metres (default) or in relative units (said in the header).
 
     Returns:
         The path written, as a :class:`pathlib.Path`.
@@ -1380,7 +1389,8 @@ def write_ply(
         >>> p.read_text().splitlines()[:3]
         ['ply', 'format ascii 1.0', 'comment written by depthkit; coordinates in metres']
     """
-    return write_file(path, _ply_bytes(points, colors, binary, "write_ply"), suffixes=(".ply",), writer="write_ply")
+    return write_file(path, _ply_bytes(points, colors, binary, metric, "write_ply"), suffixes=(".ply",),
+                      writer="write_ply")
 
 
 # --------------------------------------------------------------------------------------------------------

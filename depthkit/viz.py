@@ -13,7 +13,9 @@ explicitly: they are left out when a value range is computed, become 0.0 (the fa
 get the fixed ``invalid_color`` in :func:`colorize` and are dropped from :func:`point_cloud`.
 
 Figure helpers return a :class:`matplotlib.figure.Figure` and never call ``plt.show()``; matplotlib is
-imported only inside them.
+imported only inside them. :func:`show_3d` is the static matplotlib 3-D view (for exported reports);
+:func:`show_point_cloud` is the interactive one (a plotly WebGL figure you can rotate; plotly is imported only
+there), and :func:`point_cloud_html` gives it as HTML.
 """
 
 from __future__ import annotations
@@ -25,10 +27,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import as_image, as_map, check_choice, check_percentiles, check_same_size, check_vrange
+from .calibration import Calibration
+from .checks import (
+    as_image,
+    as_map,
+    check_choice,
+    check_percentiles,
+    check_positive,
+    check_positive_int,
+    check_same_size,
+    check_type,
+    check_vrange,
+)
 from .errors import InputError
 
 if TYPE_CHECKING:
+    import plotly.graph_objects as go
     from matplotlib.axes import Axes
     from matplotlib.colorbar import Colorbar
     from matplotlib.figure import Figure
@@ -40,6 +54,8 @@ Percentiles = tuple[float, float]
 
 __all__ = [
     "INVALID_COLOR",
+    "METRIC_AXES",
+    "RELATIVE_AXES",
     "Percentiles",
     "VRange",
     "colorbar",
@@ -49,10 +65,12 @@ __all__ = [
     "histogram",
     "normalize",
     "point_cloud",
+    "point_cloud_html",
     "pseudo_depth",
     "shared_range",
     "show_3d",
     "show_depth",
+    "show_point_cloud",
     "show_side_by_side",
 ]
 
@@ -521,6 +539,18 @@ def _camera_grid(depth: np.ndarray, fov_deg: float, stride: int) -> tuple[np.nda
     return (u - (w - 1) / 2.0) / focal * z, (v - (h - 1) / 2.0) / focal * z, z
 
 
+def _stride_for_budget(shape: tuple[int, int], max_points: int, start: int = 1) -> int:
+    """Smallest pixel stride >= ``start`` whose regular grid of an (H, W) map has at most ``max_points`` pixels.
+
+    The grid of stride s keeps rows 0, s, 2s, ... and the same columns: ceil(H / s) * ceil(W / s) pixels.
+    """
+    h, w = shape
+    stride = start
+    while math.ceil(h / stride) * math.ceil(w / stride) > max_points:
+        stride += 1
+    return stride
+
+
 def show_3d(
     image: np.ndarray, depth_m: np.ndarray, fov_deg: float = 60.0, stride: int = 4, kind: str = "scatter",
     max_points: int = 20000, elev: float = 20.0, azim: float = -70.0, point_size: float = 2.0,
@@ -549,10 +579,7 @@ def show_3d(
     check_same_size(img, depth, "depth_m")
     if int(max_points) < 1:
         raise InputError(f"max_points must be a positive integer, got {max_points!r}.")
-    h, w = depth.shape
-    stride = max(int(stride), 1)
-    while math.ceil(h / stride) * math.ceil(w / stride) > max_points:
-        stride += 1
+    stride = _stride_for_budget(depth.shape, int(max_points), start=max(int(stride), 1))
     fig = _new_figure((6, 5))
     ax = fig.add_subplot(projection="3d")
     if kind == "scatter":
@@ -568,6 +595,151 @@ def show_3d(
     ax.view_init(elev=elev, azim=azim)
     ax.set_title(f"3-D view (one pixel in {stride}x{stride})" if stride > 1 else "3-D view (every pixel)")
     return fig
+
+
+# ------------------------------------------------------------------------------------- interactive 3-D (plotly)
+#: Axis titles of :func:`show_point_cloud`: (x, y, z) of the camera frame, in metres or in relative units.
+METRIC_AXES = ("x, right (m)", "y, down (m)", "depth z (m)")
+RELATIVE_AXES = ("x, right (relative, no unit)", "y, down (relative, no unit)", "relative depth (no unit)")
+
+
+def _cloud_depth(
+    values: Any, kind: str, calibration: Calibration | None, far_over_near: float
+) -> tuple[np.ndarray, bool]:
+    """(H, W) depth for :func:`show_point_cloud` and whether it is in metres (see there for the rules)."""
+    check_choice(kind, "kind", ("inverse_depth", "depth"))
+    if calibration is not None:
+        check_type(calibration, "calibration", Calibration, "a depthkit.calibration.Calibration",
+                   hint="get one with dk.calibrate_from_points(inverse_depth, points)")
+        if kind != "inverse_depth":
+            raise InputError("calibration converts inverse depth to metres, but kind='depth' says the values already "
+                             "are depth in metres; pass kind='inverse_depth' or drop calibration.")
+        return calibration.apply(as_map(values, "inverse_depth", finite=True)), True
+    if kind == "depth":
+        return as_map(values, "depth"), True
+    ratio = check_positive(far_over_near, "far_over_near")
+    if not ratio > 1.0:
+        raise InputError(f"far_over_near must be greater than 1 (farthest / nearest depth), got {far_over_near!r}.")
+    return pseudo_depth(values, near_m=1.0, far_m=ratio), False
+
+
+def show_point_cloud(
+    image: np.ndarray, inverse_depth_or_depth: np.ndarray, *, kind: str = "inverse_depth", fov_deg: float = 60.0,
+    max_points: int = 50_000, calibration: Calibration | None = None, far_over_near: float = 10.0,
+    point_size: float = 2.0,
+) -> go.Figure:
+    """Rotatable, zoomable 3-D point cloud of a photo and its depth (plotly, WebGL), coloured from the photo.
+
+    The points are :func:`point_cloud` of every ``stride``-th pixel in both directions, with the smallest stride
+    that keeps at most ``max_points`` pixels (ceil(H / stride) * ceil(W / stride) <= max_points). Pinhole camera
+    from the horizontal field of view: f = W / (2 tan(fov_deg / 2)) pixels for both axes, principal point at the
+    image centre. Coordinates are the camera frame of :func:`point_cloud` (x right, y down, z forward); the view
+    starts behind the camera, a little above and to the right, with -y up: the photo seen slightly from the side.
+
+    Which depth is drawn:
+
+    * ``kind="depth"``: the values are depth in metres (z); axes in metres.
+    * ``kind="inverse_depth"`` with ``calibration``: depth = ``calibration.apply(values)`` in metres
+      (Z = 1 / (scale * d + shift)); axes in metres.
+    * ``kind="inverse_depth"`` alone (raw MiDaS output, unknown scale AND shift): depth = :func:`pseudo_depth`
+      with near = 1, far = ``far_over_near``: the inverse depth is normalised to u in [0, 1] (2nd-98th
+      percentile), shifted to the positive range [1 / far_over_near, 1] and inverted, so the nearest pixel has
+      relative depth 1 and the farthest ``far_over_near``. The true shift is unknown, so this depth is not a
+      measurement and the shape is qualitative only (the ratio far / near is a display choice); axes and title
+      say "relative (no unit)", never metres.
+
+    Args:
+        image: (H, W, 3) uint8 RGB photo (the point colours).
+        inverse_depth_or_depth: (H, W) map, inverse depth (larger = nearer) or depth in metres (see ``kind``).
+            Non-finite pixels (and depth <= 0) are left out.
+        kind: ``"inverse_depth"`` or ``"depth"`` (metres).
+        fov_deg: horizontal field of view in degrees, 0 < fov_deg < 180.
+        max_points: point budget (positive integer).
+        calibration: optional :class:`depthkit.calibration.Calibration` of this inverse depth, for metres.
+        far_over_near: relative depth of the farthest pixel when uncalibrated (> 1).
+        point_size: marker size in screen pixels.
+
+    Returns:
+        A :class:`plotly.graph_objects.Figure` with one ``Scatter3d`` trace (``mode="markers"``) whose x, y, z
+        are the (N, 3) points and ``marker.color`` the N colours as ``"rgb(r,g,b)"`` strings.
+
+    Raises:
+        InputError: bad shapes, values, kind, budget or calibration, or no valid pixel at all.
+
+    Example:
+        >>> fig = show_point_cloud(np.zeros((4, 6, 3), np.uint8), np.full((4, 6), 2.0), kind="depth", max_points=6)
+        >>> len(fig.data[0].x), fig.layout.scene.zaxis.title.text  # stride 2: 2 x 3 points
+        (6, 'depth z (m)')
+    """
+    img = as_image(image)
+    depth, metric = _cloud_depth(inverse_depth_or_depth, kind, calibration, far_over_near)
+    check_same_size(img, depth, "inverse_depth_or_depth")
+    budget = check_positive_int(max_points, "max_points")
+    stride = _stride_for_budget(depth.shape, budget)
+    points, colors = point_cloud(img, depth, fov_deg=fov_deg, stride=stride)
+    if len(points) == 0:
+        raise InputError("inverse_depth_or_depth has no valid pixel (all non-finite or depth <= 0); nothing to draw.")
+    return _plotly_cloud(points, colors, metric, stride, check_positive(point_size, "point_size"))
+
+
+def _plotly_cloud(points: np.ndarray, colors: np.ndarray, metric: bool, stride: int, point_size: float) -> go.Figure:
+    """The plotly figure of :func:`show_point_cloud` from (N, 3) points and (N, 3) uint8 colours."""
+    import plotly.graph_objects as go
+
+    rgb = [f"rgb({r},{g},{b})" for r, g, b in colors.tolist()]
+    sampling = f"{len(points)} points, one pixel in {stride}x{stride}" if stride > 1 else f"{len(points)} points"
+    if metric:
+        titles, title = METRIC_AXES, f"3-D point cloud in metres ({sampling})"
+    else:
+        titles = RELATIVE_AXES
+        title = (f"3-D shape from relative inverse depth: qualitative only, not to scale ({sampling})<br>"
+                 "<sup>unknown scale and shift: nearest pixel at relative depth 1; no metres without calibration</sup>")
+    trace = go.Scatter3d(
+        x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers",
+        marker={"size": point_size, "color": rgb, "opacity": 1.0}, hoverinfo="skip",
+    )
+    fig = go.Figure(trace)
+    fig.update_layout(
+        title={"text": title}, margin={"l": 0, "r": 0, "t": 60, "b": 0}, height=520, showlegend=False,
+        scene={
+            "xaxis": {"title": {"text": titles[0]}}, "yaxis": {"title": {"text": titles[1]}},
+            "zaxis": {"title": {"text": titles[2]}}, "aspectmode": "data",
+            # behind the camera, a little above and to the right of it (y points down): the photo, turned a little
+            "camera": {"up": {"x": 0, "y": -1, "z": 0}, "eye": {"x": 0.8, "y": -0.6, "z": -1.6}},
+        },
+    )
+    return fig
+
+
+def point_cloud_html(
+    image: np.ndarray, inverse_depth_or_depth: np.ndarray, *, include_plotlyjs: bool | str = True,
+    full_html: bool = False, **options: Any,
+) -> str:
+    """:func:`show_point_cloud` as HTML, for pages and iframes (a report, a download, an app without a kernel).
+
+    Works offline by default: ``include_plotlyjs=True`` inlines the plotly.js bundled with the ``plotly``
+    package (about 4.8 MB). ``"cdn"`` links it from cdn.plot.ly instead (small, but needs internet);
+    ``False`` leaves it out (the page must already have loaded plotly.js).
+
+    Note: the result contains a ``<script>``; HTML inserted with ``innerHTML`` (such as an
+    ``ipywidgets.HTML`` value) does not run scripts, so there use ``full_html=True`` inside an
+    ``<iframe srcdoc=...>``, or display the figure itself (an ``ipywidgets.Output``, or
+    ``plotly.graph_objects.FigureWidget(fig)``).
+
+    Args:
+        image: (H, W, 3) uint8 RGB photo.
+        inverse_depth_or_depth: (H, W) inverse depth or depth in metres (see ``kind`` of :func:`show_point_cloud`).
+        include_plotlyjs: ``True`` (inline, offline), ``"cdn"`` or ``False``.
+        full_html: a whole ``<html>`` page (True) or one ``<div>`` (False, to embed in a page).
+        **options: keyword arguments of :func:`show_point_cloud` (``kind``, ``fov_deg``, ``max_points``, ...).
+
+    Returns:
+        The HTML text.
+    """
+    check_choice(include_plotlyjs, "include_plotlyjs", (True, False, "cdn"))
+    check_type(full_html, "full_html", bool, "True or False")
+    fig = show_point_cloud(image, inverse_depth_or_depth, **options)
+    return fig.to_html(include_plotlyjs=include_plotlyjs, full_html=full_html)
 
 
 # ------------------------------------------------------------------------------------------ invalid pixels

@@ -479,6 +479,29 @@ def test_write_ply_ascii_and_without_colours(tmp_path):
     assert not any("uchar" in line for line in header) and len(body) == 2 * 12
 
 
+@pytest.mark.parametrize("binary", [True, False])
+def test_ply_loads_in_plyfile_with_the_right_points_and_colours(tmp_path, binary):
+    import plyfile  # a dev tool (pyproject [dev]): an independent PLY reader
+
+    from depthkit.viz import point_cloud
+
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (12, 17, 3), dtype=np.uint8)
+    depth = rng.uniform(0.5, 8.0, (12, 17))
+    depth[3, 4] = np.inf  # a sky pixel: dropped by point_cloud, so 203 points
+    points, colors = point_cloud(image, depth, fov_deg=70.0)
+    for ply in (plyfile.PlyData.read(write_ply(tmp_path / "cloud.ply", points, colors, binary=binary)),
+                plyfile.PlyData.read(io.BytesIO(encode_ply(points, colors, binary=binary)))):
+        assert ply.text is (not binary) and [e.name for e in ply.elements] == ["vertex"]
+        vertex = ply["vertex"]
+        assert vertex.count == len(points) == 12 * 17 - 1
+        xyz = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1)
+        rgb = np.stack([vertex["red"], vertex["green"], vertex["blue"]], axis=1)
+        assert xyz.dtype == np.float32 and rgb.dtype == np.uint8
+        np.testing.assert_array_equal(xyz, points)
+        np.testing.assert_array_equal(rgb, colors)
+
+
 def test_write_ply_rejects_bad_input(tmp_path):
     with pytest.raises(InputError, match=r"points must have shape \(N, 3\), got \(4, 2\)"):
         write_ply(tmp_path / "x.ply", np.zeros((4, 2)))
@@ -962,3 +985,17 @@ def test_read_photo_keeps_photos_that_fit_and_scales_bigger_ones(tmp_path, monke
     with open(path, "rb") as f:  # a file object is read once
         assert dio.read_photo(f).shape == (12, 16, 3)
     assert dio.read_photo(path, max_size=8).shape == (6, 8, 3)
+
+
+def test_ply_header_states_the_unit(tmp_path):
+    from depthkit.io import encode_ply, write_ply
+
+    metric = encode_ply(np.zeros((2, 3)), binary=False).decode().splitlines()[2]
+    relative = encode_ply(np.zeros((2, 3)), binary=False, metric=False).decode().splitlines()[2]
+    assert metric == "comment written by depthkit; coordinates in metres"
+    assert relative.startswith("comment written by depthkit; coordinates in relative units")
+    assert "metres" not in relative
+    header = write_ply(tmp_path / "c.ply", np.zeros((2, 3)), metric=False).read_bytes()[:200]
+    assert b"relative units" in header
+    with pytest.raises(InputError, match="metric must be True or False"):
+        encode_ply(np.zeros((2, 3)), metric="m")

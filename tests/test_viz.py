@@ -1,6 +1,7 @@
 """Tests for depthkit.viz: normalisation, colour maps, figures and point clouds."""
 
 import math
+import re
 
 import matplotlib
 import matplotlib.contour
@@ -312,3 +313,114 @@ def test_fill_invalid_errors():
         viz.fill_invalid(np.full((2, 2), np.nan))
     with pytest.raises(InputError, match="valid has shape"):
         viz.fill_invalid(np.ones((2, 2)), np.ones((3, 2), bool))
+
+
+# ------------------------------------------------------------------------------ interactive 3-D (plotly)
+def _trace(fig):
+    assert len(fig.data) == 1 and fig.data[0].type == "scatter3d" and fig.data[0].mode == "markers"
+    tr = fig.data[0]
+    return np.column_stack([tr.x, tr.y, tr.z]), tr.marker.color
+
+
+def _titles(fig):
+    scene = fig.layout.scene
+    return [scene.xaxis.title.text, scene.yaxis.title.text, scene.zaxis.title.text]
+
+
+@pytest.mark.parametrize(("shape", "budget", "stride"), [
+    ((30, 40), 10**6, 1), ((30, 40), 1200, 1), ((30, 40), 1199, 2), ((30, 40), 300, 2), ((31, 41), 100, 4),
+    ((31, 41), 87, 5),
+])
+def test_show_point_cloud_keeps_the_point_budget_with_a_regular_stride(shape, budget, stride):
+    h, w = shape
+    fig = viz.show_point_cloud(_image(h, w), np.full(shape, 2.0), kind="depth", max_points=budget)
+    points, _ = _trace(fig)
+    assert len(points) == math.ceil(h / stride) * math.ceil(w / stride) <= budget
+    assert len(points) > budget or stride == 1 or math.ceil(h / (stride - 1)) * math.ceil(w / (stride - 1)) > budget
+
+
+def test_show_point_cloud_colours_are_the_photo_at_the_sampled_pixels():
+    img = _image(9, 13)
+    fig = viz.show_point_cloud(img, np.full((9, 13), 1.5), kind="depth", max_points=30)  # stride 3: 3 x 5 = 15
+    _, colors = _trace(fig)
+    expected = [f"rgb({r},{g},{b})" for r, g, b in img[::3, ::3].reshape(-1, 3).tolist()]
+    assert list(colors) == expected
+
+
+def test_show_point_cloud_plane_at_2_m_is_the_pinhole_back_projection():
+    h, w, fov = 4, 6, 90.0
+    fig = viz.show_point_cloud(_image(h, w), np.full((h, w), 2.0), kind="depth", fov_deg=fov)
+    points, _ = _trace(fig)
+    f = w / (2 * math.tan(math.radians(fov) / 2))  # 3 px
+    v, u = np.mgrid[0:h, 0:w]
+    np.testing.assert_allclose(points[:, 2], 2.0)
+    np.testing.assert_allclose(points[:, 0], ((u - (w - 1) / 2) / f * 2.0).ravel(), atol=1e-6)
+    np.testing.assert_allclose(points[:, 1], ((v - (h - 1) / 2) / f * 2.0).ravel(), atol=1e-6)
+    assert _titles(fig) == list(viz.METRIC_AXES) and "metres" in fig.layout.title.text
+
+
+def test_show_point_cloud_relative_inverse_depth_never_claims_metres():
+    inv = np.linspace(1.0, 5.0, 48, dtype=np.float32).reshape(6, 8)  # larger = nearer
+    fig = viz.show_point_cloud(_image(), inv, far_over_near=4.0)
+    points, _ = _trace(fig)
+    titles = _titles(fig)
+    assert titles[2] == "relative depth (no unit)" and all("(m)" not in t and "no unit" in t for t in titles)
+    assert "qualitative" in fig.layout.title.text and "not to scale" in fig.layout.title.text
+    np.testing.assert_allclose(points[:, 2], viz.pseudo_depth(inv, near_m=1.0, far_m=4.0).ravel(), rtol=1e-6)
+    assert points[:, 2].min() == pytest.approx(1.0) and points[:, 2].max() == pytest.approx(4.0)
+    assert points[0, 2] > points[-1, 2]  # smallest inverse depth = farthest
+
+
+def test_show_point_cloud_calibrated_inverse_depth_is_in_metres():
+    from depthkit.calibration import apply_scale_shift, calibrate_from_points
+
+    inv = np.linspace(1.0, 4.0, 48).reshape(6, 8)
+    calib = calibrate_from_points(inv, [(0, 0, 1.0), (7, 5, 0.25)])  # 1/Z = d exactly
+    points, _ = _trace(viz.show_point_cloud(_image(), inv, calibration=calib))
+    np.testing.assert_allclose(points[:, 2], apply_scale_shift(inv, calib.scale, calib.shift).ravel(), rtol=1e-6)
+    np.testing.assert_allclose(points[:, 2], 1.0 / inv.ravel(), rtol=1e-5)
+
+
+def test_show_point_cloud_drops_invalid_pixels():
+    depth = np.full((4, 6), 3.0)
+    depth[0, 0], depth[1, 2], depth[2, 3] = np.inf, np.nan, -1.0
+    points, colors = _trace(viz.show_point_cloud(_image(4, 6), depth, kind="depth"))
+    assert len(points) == len(colors) == 21 and np.isfinite(points).all()
+
+
+@pytest.mark.parametrize(("kwargs", "error", "words"), [
+    ({"kind": "disparity"}, InputError, "kind must be"),
+    ({"max_points": 0}, InputError, "max_points must be a positive integer"),
+    ({"fov_deg": 180.0}, InputError, "fov_deg must be between 0 and 180"),
+    ({"far_over_near": 1.0}, InputError, "far_over_near must be greater than 1"),
+    ({"calibration": (0.5, 0.0)}, InputError, "calibration must be a depthkit.calibration.Calibration"),
+    ({"values": np.zeros((5, 8))}, InputError, "image is 6x8 but inverse_depth_or_depth is 5x8"),
+    ({"values": np.full((6, 8), np.nan), "kind": "depth"}, InputError, "no valid pixel"),
+    ({"image": np.zeros((6, 8), np.uint8)}, ImageError, "(H, W, 3)"),
+])
+def test_show_point_cloud_bad_input_is_one_sentence(kwargs, error, words):
+    image, values = kwargs.pop("image", _image()), kwargs.pop("values", np.ones((6, 8)))
+    with pytest.raises(error, match=re.escape(words)) as info:
+        viz.show_point_cloud(image, values, **kwargs)
+    assert str(info.value).count(". ") == 0 and str(info.value).endswith(".")
+
+
+def test_show_point_cloud_calibration_with_depth_is_refused():
+    from depthkit.calibration import calibrate_from_points
+
+    calib = calibrate_from_points(np.linspace(1.0, 4.0, 48).reshape(6, 8), [(0, 0, 1.0), (7, 5, 0.25)])
+    with pytest.raises(InputError, match="kind='depth'"):
+        viz.show_point_cloud(_image(), np.ones((6, 8)), kind="depth", calibration=calib)
+
+
+def test_point_cloud_html_is_a_self_contained_div():
+    html = viz.point_cloud_html(_image(), np.full((6, 8), 2.0), kind="depth", max_points=12)
+    assert html.startswith("<div") and "<html" not in html
+    assert "Plotly.newPlot" in html and " src=" not in html  # plotly.js inlined: works offline
+    assert '"type":"scatter3d"' in html and "depth z (m)" in html
+    page = viz.point_cloud_html(_image(), np.ones((6, 8)), include_plotlyjs="cdn", full_html=True)
+    assert page.startswith("<!doctype html>\n<html>") and 'src="https://cdn.plot.ly' in page
+    assert "relative depth (no unit)" in page
+    assert len(page) < len(html) / 100
+    with pytest.raises(InputError, match="include_plotlyjs must be"):
+        viz.point_cloud_html(_image(), np.ones((6, 8)), include_plotlyjs="local")
