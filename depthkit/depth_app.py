@@ -5,7 +5,9 @@
 * a file upload button (images only), a drop zone and a sample picker (:mod:`depthkit.samples`);
 * the photo and its heat map side by side (bright = near), a colour-map choice and a near/far legend;
 * tabs for the effects of :mod:`depthkit.effects`: parallax (an animated GIF preview), portrait blur (focus
-  and aperture sliders) and obstacle warning (threshold slider);
+  and aperture sliders) and obstacle warning (threshold slider); a live webcam tab (the browser's camera and its
+  stabilised heat map, :mod:`depthkit.webcam`; the camera runs only while the tab is open) and a rotatable 3-D
+  point cloud of the photo (:func:`depthkit.viz.show_point_cloud`, plotly WebGL);
 * download links for the heat map (PNG), the inverse depth as a 16-bit PNG and as float32 ``.npy``;
 * a status line with the time taken and the weights in use (untrained weights are flagged in red, with how to
   get the real ones).
@@ -59,7 +61,10 @@ COLORMAPS = ("inferno", "magma", "viridis", "plasma", "turbo", "gray")
 
 _PLACEHOLDER = "— pick a sample —"
 _RED = "#c62828"
-_EFFECT_TITLES = ("parallax animation", "portrait blur", "obstacle warning")
+_EFFECT_TITLES = ("parallax animation", "portrait blur", "obstacle warning", "3-D point cloud")
+_TAB_TITLES = ("Parallax", "Portrait blur", "Obstacle warning", "3-D point cloud", "Webcam")
+_WEBCAM_TAB = len(_EFFECT_TITLES)  # the tab after the effects
+_CLOUD_POINTS = 20_000  # point budget of the 3-D tab (plotly WebGL stays fluid)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -463,8 +468,32 @@ class DepthApp:
             w.VBox([w.HTML("Is something near in the lower centre (yellow box)? Red box: the nearest region."),
                     self.threshold, self.obstacle_text, self.obstacle]),
         ])
-        for i, title in enumerate(("Parallax", "Portrait blur", "Obstacle warning")):
+        self._build_live_tabs(w)
+        for i, title in enumerate(_TAB_TITLES):
             self.tabs.set_title(i, title)
+
+    def _build_live_tabs(self, w) -> None:
+        """The "3-D point cloud" tab (plotly, rotatable) and the "Webcam" tab, after the three effect tabs."""
+        self.cloud = w.Output(layout=w.Layout(min_height="120px"))  # the plotly figure of the current photo
+        self.cloud_figure = None
+        self.webcam = self._make_webcam()
+        camera = (self.webcam.view if self.webcam is not None
+                  else w.HTML("The live webcam needs the package anywidget: pip install anywidget."))
+        self.tabs.children = (*self.tabs.children, w.VBox([
+            w.HTML("The photo as points in 3-D (drag to rotate, scroll to zoom); relative depth, qualitative only "
+                   "(not to scale: the network's inverse depth has no unit)."), self.cloud]), w.VBox([
+            w.HTML("Your camera (320×240, nothing leaves this computer) and its inverse depth (bright = near), "
+                   "stabilised frame to frame; frames that arrive while one is processed are dropped."), camera]))
+
+    def _make_webcam(self):
+        """The live webcam of the "Webcam" tab, or None without the package anywidget."""
+        try:
+            import anywidget  # noqa: F401
+        except ImportError:
+            return None
+        from .webcam import Webcam
+
+        return Webcam(self.model, on_error=self._camera_error)
 
     def _build_layout(self, w):
         half = w.Layout(width="50%", align_items="center")
@@ -492,7 +521,7 @@ class DepthApp:
         self.upload.observe(self._on_upload, names="value")
         self.sample.observe(self._on_sample, names="value")
         self.cmap.observe(self._on_cmap, names="value")
-        self.tabs.observe(lambda _change: self._refresh_effect(), names="selected_index")
+        self.tabs.observe(lambda _change: self._on_tab(), names="selected_index")
         self.amplitude.observe(lambda _change: self._refresh_effect(0, force=True), names="value")
         for slider in (self.focus, self.aperture):
             slider.observe(lambda _change: self._refresh_effect(1, force=True), names="value")
@@ -543,6 +572,8 @@ class DepthApp:
             _set_image(image, b"")
         self.download_heatmap.value = self.download_data.value = ""
         self.obstacle_text.value = ""
+        self.cloud_figure = None
+        self.cloud.clear_output()
 
     # ----------------------------------------------------------------------------------------- events
     def _on_upload(self, change) -> None:
@@ -581,6 +612,21 @@ class DepthApp:
                 self._fail(name, str(exc))
             return
         self.run(path, path.name)
+
+    def _on_tab(self) -> None:
+        """A tab was opened: compute its effect; the camera runs only while the webcam tab is open."""
+        if self.webcam is not None:
+            self.webcam.view.active = self.tabs.selected_index == _WEBCAM_TAB
+        self._refresh_effect()
+
+    def _camera_error(self, sentence: str) -> None:
+        """Show a webcam problem (one sentence) above the pictures; "" (the camera started) clears an old one."""
+        if not sentence:
+            if self.error.startswith("Camera"):
+                self.error, self.message.value = "", ""
+            return
+        self.error = sentence
+        self.message.value = f'<span style="color:{_RED}" class="depthkit-error">⚠ {html.escape(sentence)}</span>'
 
     def _on_cmap(self, _change) -> None:
         self._update_legend()
@@ -672,11 +718,12 @@ class DepthApp:
     def _refresh_effect(self, index: int | None = None, force: bool = False) -> None:
         """Compute the effect of the selected tab (only that one; the others wait until they are opened)."""
         selected = self.tabs.selected_index
-        if self.views is None or selected is None or (index is not None and index != selected):
+        if self.views is None or selected is None or selected >= len(_EFFECT_TITLES) or (
+                index is not None and index != selected):
             return
         if selected in self._effects_done and not force:
             return
-        render = (self._render_parallax, self._render_blur, self._render_obstacle)[selected]
+        render = (self._render_parallax, self._render_blur, self._render_obstacle, self._render_cloud)[selected]
         t0 = time.perf_counter()
         with self._busy(f"working… {_EFFECT_TITLES[selected]}"):
             try:
@@ -712,6 +759,16 @@ class DepthApp:
         verdict, colour = ("OBSTACLE ahead", _RED) if found.alarm else ("clear", "#2e7d32")
         self.obstacle_text.value = (f'<b style="color:{colour}">{verdict}</b>: {100 * found.fraction:.0f}% '
                                     f"of the box is nearer than the threshold (relative, not metres).")
+
+    def _render_cloud(self, views: DepthViews) -> None:
+        from IPython.display import display
+
+        from .viz import show_point_cloud
+
+        self.cloud_figure = show_point_cloud(views.effect_photo, views.effect_inv, max_points=_CLOUD_POINTS)
+        with self.cloud:
+            self.cloud.clear_output(wait=True)
+            display(self.cloud_figure)
 
     def _weights_html(self) -> str:
         if self.pretrained:

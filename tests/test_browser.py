@@ -11,6 +11,7 @@ Needs: `bash .ci/browser-setup.sh` (chromium + playwright). Without them the tes
 """
 
 import base64
+import io
 import json
 import re
 import secrets
@@ -120,6 +121,8 @@ def _drop(page, path, mime="image/jpeg"):
 def test_quickstart_app_in_jupyterlab(page, lab, tmp_path):
     try:
         _drive_quickstart(page, lab, tmp_path)
+        _drive_point_cloud(page)
+        _drive_webcam(page)
     except Exception:
         _shot(page, "99_failure")  # look at test-artifacts/browser/99_failure.png
         print("JupyterLab log tail:\n" + lab.log_tail())
@@ -221,3 +224,51 @@ def _drive_quickstart(page, lab, tmp_path):
 
     assert NOTEBOOK.read_bytes() == before, "JupyterLab wrote into the committed notebook"
     assert time.monotonic() - started < 180
+
+
+_HEATMAPS_ARRIVE_JS = """
+n => { const img = document.querySelector('.depthkit-app img.depthkit-webcam-heatmap');
+       if (!img || !img.src || !img.complete || img.naturalWidth === 0) return false;
+       (window.__depthkitSeen = window.__depthkitSeen || new Set()).add(img.src);
+       return window.__depthkitSeen.size >= n; }
+"""
+
+
+def _drive_point_cloud(page):
+    """The 3-D tab: plotly draws the photo's point cloud into a WebGL canvas (many colours, not a blank canvas)."""
+    started = time.monotonic()
+    page.click(".depthkit-app .lm-TabBar-tab >> text=3-D point cloud")
+    canvas = page.locator(".depthkit-app .js-plotly-plot .gl-container canvas").first
+    canvas.wait_for(state="visible", timeout=45_000)
+    canvas.scroll_into_view_if_needed()
+    assert canvas.evaluate("c => !!(c.getContext('webgl') || c.getContext('webgl2'))"), "not a WebGL canvas"
+    time.sleep(1.0)  # let plotly finish its first frame
+    with Image.open(io.BytesIO(canvas.screenshot())) as shot:
+        pixels = np.asarray(shot.convert("RGB")).reshape(-1, 3)
+    colours = np.unique(pixels, axis=0)
+    assert len(colours) > 100 and pixels.std(axis=0).max() > 10, (len(colours), pixels.std(axis=0))
+    _shot(page, "06_point_cloud")
+    print(f"3-D tab: {time.monotonic() - started:.1f} s, {len(colours)} colours in the WebGL canvas")
+
+
+def _drive_webcam(page):
+    """The webcam tab with Chromium's fake camera: heat maps arrive and change; leaving the tab stops the camera."""
+    started = time.monotonic()
+    page.click(".depthkit-app .lm-TabBar-tab >> text=Webcam")
+    page.locator(".depthkit-app .depthkit-webcam").first.scroll_into_view_if_needed()
+    page.wait_for_function(_HEATMAPS_ARRIVE_JS, arg=3, timeout=45_000)  # three different heat maps, one by one
+    heat = page.eval_on_selector(".depthkit-app img.depthkit-webcam-heatmap",
+                                 "img => [img.naturalWidth, img.naturalHeight]")
+    assert heat == [320, 240], heat
+    camera = page.eval_on_selector(".depthkit-app video.depthkit-webcam-camera", """v => {
+        window.__depthkitTracks = v.srcObject.getTracks();
+        return [v.readyState, v.videoWidth, v.videoHeight, window.__depthkitTracks.map(t => t.readyState)]; }""")
+    assert camera[0] >= 2 and camera[1:3] == [320, 240] and camera[3] == ["live"], camera
+    assert page.inner_text(".depthkit-app .depthkit-webcam-message").strip() == ""
+    _shot(page, "07_webcam")
+
+    page.click(".depthkit-app .lm-TabBar-tab >> text=Parallax")  # leaving the tab stops the camera
+    page.wait_for_function("() => window.__depthkitTracks.every(t => t.readyState === 'ended')", timeout=15_000)
+    assert page.eval_on_selector(".depthkit-app video.depthkit-webcam-camera", "v => v.srcObject") is None
+    print(f"webcam tab: {time.monotonic() - started:.1f} s")
+    assert time.monotonic() - started < 60

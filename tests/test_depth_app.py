@@ -10,6 +10,7 @@ import inspect
 import io
 import re
 import tempfile
+import time
 import tracemalloc
 import types
 
@@ -486,3 +487,69 @@ def test_a_fifo_path_is_refused_without_hanging(app, tmp_path):
     t0 = time.monotonic()
     assert app.run(fifo, "photo.jpg") is False
     assert time.monotonic() - t0 < 5 and "photo.jpg" in app.message.value and app.error.endswith(".")
+
+
+# ------------------------------------------------------------------------------------------------ webcam tab
+def _jpeg_frame(seed: int = 0) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def test_webcam_tab_runs_the_camera_only_while_open(app):
+    assert app.webcam is not None, "the webcam needs the package 'anywidget' (pip install anywidget)"
+    assert app.tabs.get_title(4) == "Webcam" and app.webcam.view in app.tabs.children[4].children
+    assert app.webcam.view.active is False  # the first tab is open: no camera
+    app.tabs.selected_index = 4
+    assert app.webcam.view.active is True
+    app.tabs.selected_index = 1
+    assert app.webcam.view.active is False
+
+
+def test_webcam_frames_in_the_app_give_heat_maps_and_leave_the_photo_alone(app):
+    app.sample.value = "coffee"
+    photo, blur = app.heatmap.value, app.blur.value
+    app.tabs.selected_index = 4
+    assert app.blur.value == blur == b""  # the webcam tab computes no effect
+    sent = []
+    app.webcam.view.send = lambda content, buffers=None: sent.append((content, buffers))
+    for seq in (1, 2):
+        app.webcam.receive({"event": "frame", "seq": seq}, [_jpeg_frame(seq)])
+        assert app.webcam.gate.wait(30)
+    for _ in range(200):
+        if len(sent) == 2:
+            break
+        time.sleep(0.01)
+    assert [content["event"] for content, _ in sent] == ["depth", "depth"]
+    heat = png_array(sent[-1][1][0])
+    assert heat.shape == (240, 320, 3) and not (heat == heat[0, 0]).all()
+    assert app.heatmap.value == photo and app.name == "coffee.jpg"
+
+
+def test_webcam_permission_denied_is_one_sentence_in_the_app(app):
+    app.webcam.receive({"event": "error", "name": "NotAllowedError", "message": "Permission denied"})
+    assert app.error == app.webcam.view.message
+    assert "not allowed to use the camera" in app.message.value and "depthkit-error" in app.message.value
+    app.webcam.receive({"event": "started"})
+    assert app.error == "" and app.message.value == ""
+
+
+def test_3d_tab_shows_the_point_cloud_of_the_current_photo(app):
+    app.sample.value = "coffee"
+    assert app.tabs.get_title(3) == "3-D point cloud" and app.cloud in app.tabs.children[3].children
+    assert app.cloud_figure is None  # computed only when the tab is opened
+    app.tabs.selected_index = 3
+    fig = app.cloud_figure
+    (trace,) = fig.data
+    h, w = app.views.effect_inv.shape
+    assert trace.type == "scatter3d" and len(trace.x) == h * w <= 20_000  # small photo: every pixel
+    photo = app.views.effect_photo.reshape(-1, 3)
+    assert trace.marker.color[0] == "rgb({},{},{})".format(*photo[0])
+    assert "no unit" in fig.layout.scene.zaxis.title.text
+    assert app.webcam.view.active is False
+    app.sample.value = "chelsea"  # a new photo while the tab is open: its cloud replaces the old one
+    assert app.cloud_figure is not fig and app.name == "chelsea.jpg"
+    assert len(app.cloud_figure.data[0].x) == app.views.effect_inv.size
+    app.clear()
+    assert app.cloud_figure is None

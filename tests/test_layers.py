@@ -52,6 +52,7 @@ LAYERS = {
     "depthkit.video_depth": TOP,  # the network over a video: frames -> stabilised depth -> MP4
     "depthkit.demo": TOP,
     "depthkit.depth_app": TOP,
+    "depthkit.webcam": TOP,  # the browser's camera -> stabilised heat maps (anywidget)
     "depthkit.cli": TOP,
     "depthkit.doctor": TOP,
     "depthkit.report": TOP,

@@ -25,6 +25,8 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+    # the webcam tab: Chromium's built-in test camera (a moving pattern), camera permission granted without a prompt
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 ]
 SETUP_HINT = "run `bash .ci/browser-setup.sh` (installs Debian's chromium and the playwright package)"
 
