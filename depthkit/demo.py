@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from . import checks
 from .errors import InputError
 from .samples import StereoSample, check_name, load_sample, motorcycle
+from .synthetic import DepthClip
 from .viz import fill_invalid
 
-__all__ = ["DemoDepth", "demo_depth"]
+__all__ = ["DemoDepth", "demo_depth", "motorcycle_clip"]
 
 
 @dataclass(frozen=True)
@@ -150,3 +152,43 @@ def _calibration_points(depth_m: np.ndarray, valid: np.ndarray) -> list[tuple[in
     order = np.argsort(depth_m[rows, cols], kind="stable")
     picks = order[[len(order) // 10, (9 * len(order)) // 10]]
     return [(int(cols[i]), int(rows[i]), float(depth_m[rows[i], cols[i]])) for i in picks]
+
+
+def motorcycle_clip(n_frames: int = 24, size: tuple[int, int] = (120, 160), *, width: int = 240,
+                    fps: float = 12.0) -> DepthClip:
+    """A clip of the Middlebury motorcycle seen by a camera that slides sideways, with its ground-truth depth.
+
+    The photo and its stereo ground truth are shrunk to ``width`` pixels (:func:`demo_depth`, unmeasured pixels
+    filled with the farthest measured neighbour), and a ``size`` window moves from the left edge to the right edge
+    at a constant rate, one crop per frame, the same crop of the image and of the depth.
+
+    Args:
+        n_frames: number of frames (2 to 500).
+        size: (height, width) of the frames in px; at most the shrunk photo's size.
+        width: width in px the photo is shrunk to before cropping (the window slides ``width - size[1]`` px).
+        fps: playback rate in frames per second (> 0).
+
+    Returns:
+        A :class:`depthkit.synthetic.DepthClip` with the frames (T, H, W, 3) uint8 and the ground-truth inverse
+        depth (T, H, W) float32 in 1/m.
+
+    Raises:
+        InputError: bad ``n_frames``, ``size``, ``width`` or ``fps``, or a window larger than the shrunk photo.
+    """
+    checks.check_int(n_frames, "n_frames", minimum=2, maximum=500)
+    h, w = checks.as_size(size)
+    checks.check_int(width, "width", minimum=8, maximum=4096)
+    checks.check_positive(fps, "fps")
+    demo = demo_depth(None, "motorcycle", max_width=width)
+    big_h, big_w = demo.inverse_depth.shape
+    if h > big_h or w > big_w:
+        raise InputError(f"size {(h, w)} is larger than the motorcycle shrunk to {big_w}x{big_h} px; pass a smaller "
+                         "size or a larger width.")
+    top = (big_h - h) // 2
+    lefts = np.rint(np.linspace(0, big_w - w, int(n_frames))).astype(int)
+    frames = np.stack([demo.image[top : top + h, x : x + w] for x in lefts])
+    inverse = np.stack([demo.inverse_depth[top : top + h, x : x + w] for x in lefts]).astype(np.float32)
+    text = (f"the Middlebury motorcycle ({big_w}x{big_h} px) seen through a {w}x{h} window sliding {big_w - w} px "
+            f"in {int(n_frames)} frames; stereo ground-truth inverse depth in 1/m "
+            f"({100 * (1 - demo.valid.mean()):.1f}% unmeasured pixels filled)")
+    return DepthClip(frames, inverse, float(fps), text)

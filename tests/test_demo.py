@@ -78,3 +78,24 @@ def test_calibration_points_are_the_10th_and_90th_percentile_pixels():
     depth = np.arange(1.0, 21.0, dtype=np.float32).reshape(4, 5)  # 20 distinct depths in raster order
     valid = np.ones((4, 5), bool)
     assert dm._calibration_points(depth, valid) == [(2, 0, 3.0), (3, 3, 19.0)]
+
+
+def test_motorcycle_clip_is_a_window_sliding_over_the_ground_truth():
+    clip = dm.motorcycle_clip(5, (40, 60), width=100, fps=8.0)
+    truth = dm.demo_depth(None, "motorcycle", max_width=100)
+    big_h, big_w = truth.inverse_depth.shape
+    top = (big_h - 40) // 2
+    assert clip.frames.shape == (5, 40, 60, 3) and clip.inverse_depth.shape == (5, 40, 60)
+    assert clip.inverse_depth.dtype == np.float32 and clip.fps == 8.0
+    for t, left in enumerate(np.rint(np.linspace(0, big_w - 60, 5)).astype(int)):
+        np.testing.assert_array_equal(clip.frames[t], truth.image[top : top + 40, left : left + 60])
+        np.testing.assert_array_equal(clip.inverse_depth[t], truth.inverse_depth[top : top + 40, left : left + 60])
+    assert left == big_w - 60 and np.all(clip.inverse_depth > 0)  # ends at the right edge; filled, in 1/m
+    assert "ground-truth inverse depth in 1/m" in clip.description
+
+
+def test_motorcycle_clip_rejects_a_window_larger_than_the_photo():
+    with pytest.raises(InputError, match="larger than the motorcycle"):
+        dm.motorcycle_clip(3, (120, 160), width=100)
+    with pytest.raises(InputError, match="n_frames"):
+        dm.motorcycle_clip(1)

@@ -16,7 +16,7 @@ from trained_checkpoint import assert_trained_lesson
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = ["00_quickstart", "01_theory_ssi_loss", "02_inference", "03_visualization", "04_effects",
-            "05_benchmarking"]
+            "05_benchmarking", "06_video"]
 
 
 def _load(path):

@@ -13,6 +13,7 @@ from depthkit.synthetic import (
     Cylinder,
     Sphere,
     TextureSet,
+    camera_pan_clip,
     mixed_datasets,
     render,
     render_scene,
@@ -260,3 +261,41 @@ def test_bad_inputs_raise_clear_errors():
         mixed_datasets(1, textures=GRAY, datasets=("D",))
     with pytest.raises(InputError, match="kind must be"):
         to_disparity_space(np.ones((2, 2)), np.ones((2, 2), bool), "depth")
+
+
+# ------------------------------------------------------------------------------------------------ camera pan clip
+def test_camera_pan_clip_ground_depth_is_exact_in_every_frame():
+    clip = camera_pan_clip(2, n_frames=5, size=(30, 40), pan_deg=40.0, textures=GRAY)
+    assert clip.frames.shape == (5, 30, 40, 3) and clip.frames.dtype == np.uint8
+    assert clip.inverse_depth.shape == (5, 30, 40) and clip.inverse_depth.dtype == np.float32
+    cam = Camera(size=(30, 40), fov_deg=60.0, elevation_m=1.5, pitch_deg=8.0)
+    p = math.radians(8.0)
+    ground = (_cam_ray_y(cam, 29) * math.cos(p) + math.sin(p)) / 1.5  # 1/m of the ground seen by the bottom row
+    bottom = clip.inverse_depth[:, -1, :]
+    on_ground = np.isclose(bottom, ground, rtol=1e-5)
+    assert on_ground.mean() > 0.8  # the ground, unless an object stands in front of it
+    assert np.all(bottom[~on_ground] > ground)  # ... and then that object is nearer
+    assert np.all(clip.inverse_depth[:, 0, :][clip.inverse_depth[:, 0, :] < 1e-3] == 0.0)  # far = sky = 0
+    assert "turning 40 degrees in 5 frames" in clip.description and clip.fps == 12.0
+    nearest = clip.inverse_depth.max(axis=(1, 2))
+    assert nearest[0] == pytest.approx(ground, rel=1e-5)  # first frame: the ground at the bottom is nearest
+    assert nearest[-1] > 1 / (1.8 - 0.2)  # last: the post, whose surface is 1.6 m away or nearer along the axis
+
+
+def test_camera_pan_clip_moves_only_when_it_pans_and_is_reproducible():
+    still = camera_pan_clip(3, n_frames=3, size=(20, 24), pan_deg=0.0, textures=GRAY)
+    np.testing.assert_array_equal(still.inverse_depth[0], still.inverse_depth[2])
+    np.testing.assert_array_equal(still.frames[0], still.frames[2])
+    moving = camera_pan_clip(3, n_frames=3, size=(20, 24), pan_deg=30.0, textures=GRAY)
+    assert not np.array_equal(moving.inverse_depth[0], moving.inverse_depth[2])
+    again = camera_pan_clip(3, n_frames=3, size=(20, 24), pan_deg=30.0, textures=GRAY)
+    np.testing.assert_array_equal(moving.frames, again.frames)
+
+
+def test_camera_pan_clip_rejects_bad_arguments():
+    with pytest.raises(InputError, match="n_frames"):
+        camera_pan_clip(0, n_frames=1, textures=GRAY)
+    with pytest.raises(InputError, match="pan_deg"):
+        camera_pan_clip(0, n_frames=2, pan_deg=400.0, textures=GRAY)
+    with pytest.raises(InputError, match="fps"):
+        camera_pan_clip(0, n_frames=2, fps=0, textures=GRAY)
