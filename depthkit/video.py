@@ -54,6 +54,7 @@ __all__ = [
     "VideoInfo",
     "codec_of",
     "ffmpeg_exe",
+    "fit_both_ways",
     "flicker",
     "iter_video",
     "probe_video",
@@ -395,6 +396,39 @@ def _robust_range(x: np.ndarray, percentiles: tuple[float, float]) -> tuple[floa
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
+def fit_both_ways(frame: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, float]:
+    """Scale and shift of ``frame`` onto ``reference``: least squares both ways, the geometric mean of the slopes.
+
+    The least-squares slope of ``reference`` on ``frame`` (:func:`depthkit.alignment.fit_scale_shift`) is
+    ``r * std(reference) / std(frame)``: every pixel that does not show the same point in both maps (a moving
+    camera) lowers the correlation ``r`` and shrinks the fitted map, and frame after frame the shrinking
+    multiplies until the map is flat. The geometric mean of that slope and the inverse of the other way's slope,
+    ``std(reference) / std(frame)``, keeps the spread; for exact affine copies (``r = 1``) both are the same
+    least-squares answer. The shift then matches the means. With a non-positive slope either way (uncorrelated or
+    opposite maps) the one-way fit is returned.
+
+    Args:
+        frame: (H, W) map to align.
+        reference: (H, W) map to align it to.
+        mask: (H, W) bool, the pixels to use (default: all).
+
+    Returns:
+        ``(scale, shift)`` with ``scale * frame + shift`` close to ``reference``.
+
+    Example:
+        >>> d = np.arange(12.0).reshape(3, 4)
+        >>> [round(v, 6) for v in fit_both_ways(3 * d + 1, d)]
+        [0.333333, -0.333333]
+    """
+    scale, shift = fit_scale_shift(frame, reference, mask)
+    back, _ = fit_scale_shift(reference, frame, mask)
+    if scale <= 0 or back <= 0:
+        return scale, shift
+    scale = float(np.sqrt(scale / back))
+    sel = np.ones(frame.shape, bool) if mask is None else mask
+    return scale, float(reference[sel].mean() - scale * frame[sel].mean())
+
+
 def _inliers(x: np.ndarray) -> np.ndarray:
     """Pixels inside the map's :data:`FIT_PERCENTILES` range: the ones the "align" fit uses (a hot pixel at an edge
     must not tilt the fit; for exact affine copies the same pixels are chosen in every frame)."""
@@ -454,7 +488,7 @@ class Stabilizer:
                 raise InputError(f"inverse_depth has shape {x.shape} but the previous frames {self.reference.shape}; "
                                  "all frames of a clip must have one size.")
             xs, ref = _grid(x), _grid(self.reference)
-            scale, shift = fit_scale_shift(xs, ref, _inliers(xs) & _inliers(ref))
+            scale, shift = fit_both_ways(xs, ref, _inliers(xs) & _inliers(ref))
             out = scale * x + shift
         if self.method == "align" and not is_degenerate(x):  # a blank frame must not wipe out the reference
             self.reference = out if self.reference is None else self.ema * self.reference + (1.0 - self.ema) * out
@@ -471,9 +505,11 @@ def stabilize(inverse_depths: Any, method: str = "align", *, ema: float | None =
         ``"shared"``: one robust range for the whole clip: the clip's ``percentiles`` map to 0 and 1. Stable
         when the network's scale and shift do not drift; they usually do.
         ``"align"``: the first frame is scaled by its robust range; every later frame gets the scale and shift
-        that fit it best, by least squares (:func:`depthkit.alignment.fit_scale_shift`, as in lesson 01), to a
-        running reference: the previous stabilised frame, or with ``ema`` an exponential average of them. The
-        fit uses the pixels inside both maps' :data:`FIT_PERCENTILES` range, so a few extreme pixels do not tilt it.
+        that fit it to a running reference (the previous stabilised frame, or with ``ema`` an exponential average
+        of them) by least squares in both directions (:func:`fit_both_ways`, built on
+        :func:`depthkit.alignment.fit_scale_shift` as in lesson 01), so that a moving camera does not make the map
+        fade frame after frame. The fit uses the pixels inside both maps' :data:`FIT_PERCENTILES` range, so a few
+        extreme pixels do not tilt it.
         Percentiles and fits use a regular grid of about :data:`FIT_PIXELS` pixels of each frame (all of a small one).
 
     Args:

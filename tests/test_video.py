@@ -422,3 +422,26 @@ def test_the_kits_mp4s_play_in_chromium_and_opencvs_mp4v_does_not(tmp_path):
     old.release()
     played = check_video_plays(tmp_path / "mp4v.mp4")
     assert not played.plays and played.error == 4  # MEDIA_ERR_SRC_NOT_SUPPORTED
+
+
+def test_fit_both_ways_is_least_squares_for_affine_copies_and_keeps_the_spread_under_motion():
+    from depthkit.alignment import fit_scale_shift
+    from depthkit.video import fit_both_ways
+
+    d = scene()
+    np.testing.assert_allclose(fit_both_ways(2.5 * d - 0.3, d), fit_scale_shift(2.5 * d - 0.3, d), atol=1e-9)
+    moved = np.roll(d, 6, axis=1)  # the camera moved: pixels no longer show the same points
+    one_way, _ = fit_scale_shift(moved, d)
+    both, _ = fit_both_ways(moved, d)
+    assert one_way < 0.95 and abs(both - d.std() / moved.std()) < 1e-9  # least squares shrinks; both ways does not
+
+
+def test_align_does_not_fade_when_the_camera_moves():
+    import depthkit as dk
+
+    truth = np.asarray(dk.demo.motorcycle_clip(n_frames=24).inverse_depth, np.float64)
+    out = stabilize(truth, "align")
+    assert 0.8 < out[-1].std() / out[0].std() < 1.25  # one-way least squares shrank it about 100-fold here
+    s, t = dk.alignment.fit_scale_shift(out, truth)
+    spread = np.percentile(truth, 98) - np.percentile(truth, 2)
+    assert np.abs(s * out + t - truth).mean() < 0.05 * spread
