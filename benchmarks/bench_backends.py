@@ -24,8 +24,6 @@ import argparse
 import functools
 import os
 import sys
-import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,14 +113,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import depthkit as dk
     from depthkit import backends as B
-    from depthkit.bench import ResultsTable, count_flops, load_average
-    from depthkit.runtime import cpu_features
+    from depthkit.bench import BenchmarkRun, ResultsTable, count_flops
 
-    t_start = time.perf_counter()
-    load_before = load_average()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = dk.load_model("auto")
+    run = BenchmarkRun()
+    model = run.load_model()
     wanted = [*args.backends, *(["compile"] if args.compile else [])]
     missing = [b for b in wanted if b not in B.available_backends()]
     names = [*dict.fromkeys(["eager", *(b for b in wanted if b not in missing)]), *VARIANTS]
@@ -139,10 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} thread(s) {v[0]:.0f} GFLOP/s -> {v[1] * 1e3:.0f} ms" for k, v in floors.items()) + ".",
         f"Agreement over {n_samples} samples ({', '.join(dk.samples.list_samples())}) at their network sizes, "
         "against eager fp32 with the same weights; max rel err = max |aligned - eager| / (max - min of eager).",
-        f"Weights: {model.weights_info.label}",
-        f"torch {torch.__version__}; CPU {cpu_features().summary()}; "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; load average {load_before:.1f} before / "
-        f"{load_average():.1f} after. Whole run: {time.perf_counter() - t_start:.0f} s.",
+        *run.notes(model),
     ]
     if missing:
         table.notes.append(f"Not installed, skipped: {', '.join(missing)}.")

@@ -1,4 +1,4 @@
-"""Issue 2's inference benchmark: the fp32 floor, the forward pass and the end-to-end path, in one table.
+"""The inference benchmark: the fp32 matmul-speed reference, the forward pass and the end-to-end path, one table.
 
     python benchmarks/bench_inference.py [--threads 2] [--repeats 7] [--backend onnx]
 
@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,15 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import depthkit as dk
-    from depthkit.bench import count_flops, fp32_floor_seconds, load_average, matmul_gflops, photo_jpeg
-    from depthkit.runtime import cpu_features
+    from depthkit.bench import BenchmarkRun, count_flops, fp32_floor_seconds, matmul_gflops, photo_jpeg
 
-    t_start = time.perf_counter()
     torch.set_num_threads(args.threads)
-    load_before = load_average()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = dk.load_model("auto")
+    run = BenchmarkRun()
+    model = run.load_model()
     x256 = torch.from_numpy(dk.transforms.prepare_array(dk.samples.load_sample("astronaut")))[None]  # 512x512 -> 256
     assert tuple(x256.shape) == (1, 3, 256, 256)
     jpeg = photo_jpeg(dk.samples.load_sample("motorcycle"), size=(640, 480))
@@ -117,13 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     floor = fp32_floor_seconds(flops, gflops)
     table = make_table(args, flops, gflops, floor, measure(args, model, x256, x192, jpeg, floor))
     table.notes += [
-        f"Weights: {model.weights_info.label}. Speed does not depend on the weights' values.",
-        f"torch {torch.__version__}; CPU {cpu_features().summary()}; torch dispatch "
-        f"{torch.backends.cpu.get_cpu_capability()}; {os.cpu_count()} logical CPUs; load average {load_before:.1f} "
-        f"before / {load_average():.1f} after (a load above the core count means other processes competed for the "
-        "CPU and every time is inflated).",
-        "The floor of a 256x192 input is 0.75 x the 256x256 floor (FLOPs scale with pixels). "
-        f"Whole run: {time.perf_counter() - t_start:.0f} s.",
+        "Speed does not depend on the weights' values. The floor of a 256x192 input is 0.75 x the 256x256 floor "
+        "(FLOPs scale with pixels).",
+        *run.notes(model),
     ]
     print(table.to_markdown())
     return 0

@@ -27,8 +27,6 @@ import json
 import math
 import os
 import sys
-import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,14 +203,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import depthkit as dk
     from depthkit import backends as B
-    from depthkit.bench import ResultsTable, count_flops, load_average, matmul_gflops, photo_jpeg
-    from depthkit.runtime import cpu_features
+    from depthkit.bench import BenchmarkRun, ResultsTable, count_flops, matmul_gflops, photo_jpeg
 
-    t_start = time.perf_counter()
-    load_before = load_average()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = dk.load_model("auto")
+    run = BenchmarkRun()
+    model = run.load_model()
     table = ResultsTable(["case", "input (W x H px)", "threads", "backend", "median ms", "min ms", "x fp32 floor",
                           "peak RSS MB", "note"],
                          title="MiDaS_small: size x threads x backend, end to end, the tutorial's snippet")
@@ -234,10 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         + "; FLOPs (1 multiply-add = 2 FLOPs): " + ", ".join(f"{s}x{s} {f / 1e9:.2f} G" for s, f in sw.flops.items())
         + f", 640x480 {sw.flops_photo / 1e9:.2f} G.",
         "Peak RSS = VmHWM of a fresh Python process doing only that work (torch and depthkit included).",
-        f"Weights: {model.weights_info.label}",
-        f"torch {torch.__version__}; CPU {cpu_features().summary()}; "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; load average {load_before:.1f} before / "
-        f"{load_average():.1f} after. Whole run: {time.perf_counter() - t_start:.0f} s.",
+        *run.notes(model),
     ]
     print(table.to_markdown())
     return 0

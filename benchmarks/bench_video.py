@@ -12,7 +12,7 @@ ratio to eager fp32 at the same threads, "min r" the lowest Pearson correlation 
 inverse depth over the warm-up frames (after least-squares scale and shift), so a fast but wrong backend shows.
 
 Threads are torch's (and ONNX Runtime's / OpenVINO's) count; ffmpeg decodes and encodes in its own processes
-with its own threads. Targets (issue 14, 2 cores): >= 15 frames/s with the fastest accurate backend,
+with its own threads. Targets (2 cores): >= 15 frames/s with the fastest accurate backend,
 >= 8 frames/s with eager PyTorch. Run it on an otherwise idle machine.
 """
 
@@ -23,7 +23,6 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -94,18 +93,13 @@ def time_row(model: Any, clip: Path, out: Path, backend: str, threads: int, args
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
-    import torch
 
-    import depthkit as dk
     from depthkit import backends as B
-    from depthkit.bench import ResultsTable, load_average
-    from depthkit.runtime import cpu_features
+    from depthkit.bench import BenchmarkRun, ResultsTable
 
     width, height = (int(v) for v in args.size.lower().split("x"))
-    t_start, load_before = time.perf_counter(), load_average()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = dk.load_model("auto")
+    run = BenchmarkRun()
+    model = run.load_model()
     wanted = [*args.backends, *(["compile"] if args.compile else [])]
     missing = [b for b in wanted if b not in B.available_backends()]
     names = list(dict.fromkeys(["eager", *(b for b in wanted if b not in missing)]))
@@ -128,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     table.notes += [
         f"Clip: {args.frames} frames, {width}x{height}, H.264 at 24 fps (bundled 'motorcycle' panned); batch "
         f"{args.batch}; stabilize='align'; output H.264 heat maps. min r over the first {args.batch} frames.",
-        f"Weights: {model.weights_info.label}",
-        f"torch {torch.__version__}; CPU {cpu_features().summary()}; load average {load_before:.1f} before / "
-        f"{load_average():.1f} after. Whole run: {time.perf_counter() - t_start:.0f} s.",
+        *run.notes(model),
     ]
     if missing:
         table.notes.append(f"Not installed, skipped: {', '.join(missing)}.")

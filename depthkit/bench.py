@@ -27,6 +27,8 @@ import math
 import os
 import subprocess
 import sys
+import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "BenchmarkRun",
     "ResultsTable",
     "Timing",
     "compare_backends",
@@ -228,6 +231,48 @@ def python_peak_mb(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[A
         if not was_tracing:
             tracemalloc.stop()
     return result, (peak - base) / 1e6
+
+
+class BenchmarkRun:
+    """What every benchmark script does around its measurements: load the model, and state the conditions.
+
+    Created at the start of a run, it records the time and the machine's load; :meth:`notes` gives the lines
+    each table ends with (weights, torch, CPU features, load before and after, wall time), so that a reader can
+    tell a contended measurement from a clean one.
+
+    Example:
+        >>> run = BenchmarkRun()
+        >>> run.load_before >= 0.0
+        True
+    """
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.load_before = load_average()
+
+    @staticmethod
+    def load_model(weights: str = "auto") -> Any:
+        """``depthkit.load_model(weights)`` without the untrained-weights warning: the notes name the weights."""
+        from .weights import load_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_model(weights)
+
+    def notes(self, model: Any) -> list[str]:
+        """Two lines for a table's notes: the weights' label, then torch, CPU, OMP policy, load and run time."""
+        import torch
+
+        from .runtime import cpu_features
+
+        info = getattr(model, "weights_info", None)
+        return [
+            f"Weights: {info.label if info is not None else 'unknown (a bare network)'}",
+            f"torch {torch.__version__}; CPU {cpu_features().summary()}; "
+            f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; load average {self.load_before:.1f} "
+            f"before / {load_average():.1f} after (above the core count, other processes competed for the CPU). "
+            f"Whole run: {time.perf_counter() - self.started:.0f} s.",
+        ]
 
 
 def load_average() -> float:

@@ -11,7 +11,7 @@ that a file that hangs, exhausts memory or crashes the interpreter cannot take t
     python tests/bad_inputs.py app CORPUS OUTDIR NAME...     # the app's upload path, one JSON line per case
     python tests/bad_inputs.py run SECONDS -- CMD ARGS...    # run CMD, report exit code, output, time, peak RSS
 
-Peak memory is measured (``ru_maxrss``) and capped: the workers set ``RLIMIT_AS`` to :data:`ADDRESS_LIMIT`
+Peak memory is measured (VmHWM of a worker; ``ru_maxrss`` of a command it runs) and capped: the workers set ``RLIMIT_AS`` to :data:`ADDRESS_LIMIT`
 (generous, as torch reserves ~4 GB of address space it never touches); the contract, checked by the tests, is
 a peak resident size below :data:`MEMORY_LIMIT`.
 """
@@ -331,8 +331,16 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_LIMIT, ADDRESS_LIMIT))
 
 
-def _peak_rss(who: int = resource.RUSAGE_SELF) -> int:
-    return resource.getrusage(who).ru_maxrss * 1024  # Linux reports KiB
+def _peak_rss() -> int:
+    """Peak resident memory of this process, in bytes: VmHWM, which starts afresh at exec (``ru_maxrss`` would
+    also count the pytest process this worker was forked from, up to the exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
 def _emit(record: dict) -> None:

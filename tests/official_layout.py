@@ -49,3 +49,21 @@ def build_without_init(cls: type[torch.nn.Module]) -> torch.nn.Module:
     with torch.device("meta"):
         net = cls()
     return net.to_empty(device="cpu").eval()
+
+
+def load_official(cls: type[torch.nn.Module], name: str, seed: int) -> tuple[torch.nn.Module, dict]:
+    """``cls`` built without initialisation, with a random state dict in the official layout loaded strictly."""
+    net = build_without_init(cls)
+    state = official_state_dict(name, seed=seed)
+    result = net.load_state_dict(state, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    return net, state
+
+
+def assert_matches_manifest(net: torch.nn.Module, name: str, checkpoint: str, entries: int, parameters: int) -> None:
+    """Every key of ``net``, in order, with its shape and dtype, is the official manifest's; counts as stated."""
+    ref = manifest(name)
+    assert ref["checkpoint"] == checkpoint
+    assert len(ref["entries"]) == entries
+    assert layout(net) == ref["entries"]
+    assert sum(p.numel() for p in net.parameters()) == ref["parameters"] == parameters

@@ -5,6 +5,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch_maps import random_maps, t64
 
 from depthkit.alignment import (
     CONSTANT_TOLERANCE_EPS,
@@ -17,17 +18,6 @@ from depthkit.alignment import (
 from depthkit.errors import InputError
 
 SETTINGS = settings(max_examples=25, deadline=None)
-
-
-def random_maps(seed, shape=(2, 8, 8)):
-    gen = torch.Generator().manual_seed(seed)
-    target = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.5
-    pred = target + 0.3 * torch.rand(shape, generator=gen, dtype=torch.float64)
-    return pred, target
-
-
-def t64(values):
-    return torch.tensor(values, dtype=torch.float64)
 
 
 # ------------------------------------------------------------------------------------------------- numpy

@@ -105,13 +105,21 @@ def work(tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------------------------- judging
-def _judge_read(case, record, out):
+def _limits_problem(record):
+    """What is wrong with a worker's run itself (it failed, used too much memory or time), or None."""
     if "failure" in record:
         return record["failure"]
     if record["peak_rss"] > bi.MEMORY_LIMIT:
         return f"peak memory {record['peak_rss'] / 2**30:.1f} GB"
     if record["cpu"] > bi.SECONDS_LIMIT or record["seconds"] > bi.HANG_LIMIT:
         return f"took {record['cpu']:.1f} CPU s ({record['seconds']:.1f} s wall)"
+    return None
+
+
+def _judge_read(case, record, out):
+    problem = _limits_problem(record)
+    if problem is not None:
+        return problem
     if record["ok"]:
         if case.picture is None:
             return f"decoded a {record['shape']} picture from a file that must be refused"
@@ -167,12 +175,9 @@ def _judge_predict(case, batch, alone, out, path):
 def _judge_app(case, record, out):
     import numpy as np
 
-    if "failure" in record:
-        return record["failure"]
-    if record["peak_rss"] > bi.MEMORY_LIMIT:
-        return f"peak memory {record['peak_rss'] / 2**30:.1f} GB"
-    if record["cpu"] > bi.SECONDS_LIMIT or record["seconds"] > bi.HANG_LIMIT:
-        return f"took {record['cpu']:.1f} CPU s ({record['seconds']:.1f} s wall)"
+    problem = _limits_problem(record)
+    if problem is not None:
+        return problem
     if record["error"]:
         if case.picture is not None and not case.may_refuse:
             return f"refused a valid picture: {record['error']}"

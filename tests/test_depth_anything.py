@@ -6,7 +6,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from official_layout import build_without_init, layout, manifest, official_state_dict
+from official_layout import (
+    assert_matches_manifest,
+    load_official,
+)
 from torch.nn import functional as F
 
 from depthkit import depth_anything
@@ -26,20 +29,11 @@ NAME = "depth_anything_v2_vits"
 
 @pytest.fixture(scope="module")
 def dav2():
-    net = build_without_init(DepthAnythingV2Small)
-    state = official_state_dict(NAME, seed=2)
-    result = net.load_state_dict(state, strict=True)
-    assert not result.missing_keys and not result.unexpected_keys
-    return net, state
+    return load_official(DepthAnythingV2Small, NAME, seed=2)
 
 
 def test_state_dict_matches_official_manifest(dav2):
-    net, _ = dav2
-    ref = manifest(NAME)
-    assert ref["checkpoint"] == depth_anything.CHECKPOINT_NAME
-    assert len(ref["entries"]) == 239
-    assert layout(net) == ref["entries"]  # every key, in order, with its shape and dtype
-    assert sum(p.numel() for p in net.parameters()) == ref["parameters"] == 24_785_089
+    assert_matches_manifest(dav2[0], NAME, depth_anything.CHECKPOINT_NAME, entries=239, parameters=24_785_089)
 
 
 def test_checkpoint_saved_and_loaded_through_a_path_gives_identical_outputs(dav2, tmp_path):

@@ -7,7 +7,10 @@ in the official layout is loaded right after), and run only at 64x96.
 import numpy as np
 import pytest
 import torch
-from official_layout import build_without_init, layout, manifest, official_state_dict
+from official_layout import (
+    assert_matches_manifest,
+    load_official,
+)
 from torch.nn import functional as F
 
 from depthkit import dpt_hybrid
@@ -20,20 +23,11 @@ NAME = "dpt_hybrid_384"
 
 @pytest.fixture(scope="module")
 def hybrid():
-    net = build_without_init(DPTHybrid)
-    state = official_state_dict(NAME, seed=1)
-    result = net.load_state_dict(state, strict=True)
-    assert not result.missing_keys and not result.unexpected_keys
-    return net, state
+    return load_official(DPTHybrid, NAME, seed=1)
 
 
 def test_state_dict_matches_official_manifest(hybrid):
-    net, _ = hybrid
-    ref = manifest(NAME)
-    assert ref["checkpoint"] == dpt_hybrid.CHECKPOINT_NAME
-    assert len(ref["entries"]) == 368
-    assert layout(net) == ref["entries"]  # every key, in order, with its shape and dtype
-    assert sum(p.numel() for p in net.parameters()) == ref["parameters"] == 123_146_985
+    assert_matches_manifest(hybrid[0], NAME, dpt_hybrid.CHECKPOINT_NAME, entries=368, parameters=123_146_985)
 
 
 def test_a_checkpoint_missing_a_key_is_refused_by_strict_loading(hybrid):

@@ -4,6 +4,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch_maps import random_maps, t64
 
 from depthkit.errors import InputError
 from depthkit.losses import (
@@ -17,17 +18,6 @@ from depthkit.losses import (
 
 ALL_LOSSES = [ssi_mse_loss, ssi_loss, ssi_trim_loss, gradient_matching_loss, midas_loss]
 SETTINGS = settings(max_examples=15, deadline=None)
-
-
-def random_maps(seed, shape=(2, 8, 8)):
-    gen = torch.Generator().manual_seed(seed)
-    target = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.5
-    pred = target + 0.3 * torch.rand(shape, generator=gen, dtype=torch.float64)
-    return pred, target
-
-
-def t64(values):
-    return torch.tensor(values, dtype=torch.float64)
 
 
 # ----------------------------------------------------------------------------- hand-computed examples
