@@ -11,9 +11,9 @@ that a file that hangs, exhausts memory or crashes the interpreter cannot take t
     python tests/bad_inputs.py app CORPUS OUTDIR NAME...     # the app's upload path, one JSON line per case
     python tests/bad_inputs.py run SECONDS -- CMD ARGS...    # run CMD, report exit code, output, time, peak RSS
 
-Peak memory is measured (VmHWM of a worker; ``ru_maxrss`` of a command it runs) and capped: the workers set ``RLIMIT_AS`` to :data:`ADDRESS_LIMIT`
-(generous, as torch reserves ~4 GB of address space it never touches); the contract, checked by the tests, is
-a peak resident size below :data:`MEMORY_LIMIT`.
+Peak memory is measured (VmHWM of a worker; ``ru_maxrss`` of a command it runs) and capped: the workers set
+``RLIMIT_AS`` to :data:`ADDRESS_LIMIT` (generous, as torch reserves ~4 GB of address space it never touches);
+the contract, checked by the tests, is a peak resident size below :data:`MEMORY_LIMIT`.
 """
 
 from __future__ import annotations
