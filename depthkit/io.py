@@ -176,11 +176,7 @@ def read_image(
         >>> read_image(np.zeros((300, 400, 3), np.uint8), max_size=100).shape
         (75, 100, 3)
     """
-    if not isinstance(fit_pixels, bool):
-        raise ImageError(f"fit_pixels must be True or False, got {fit_pixels!r}.")
-    limits = _Limits(_positive_int(max_pixels, "max_pixels", "pixels", ImageError),
-                     None if max_size is None else _positive_int(max_size, "max_size", "pixels", ImageError),
-                     fit_pixels)
+    limits = _limits(max_pixels, max_size, fit_pixels)
     if isinstance(source, np.ndarray):
         return _array_source(source, limits)
     return _read_encoded(source, limits, max_bytes)
@@ -209,13 +205,15 @@ def read_photo(source: Any, *, max_size: int | None = None, max_bytes: int | Non
         >>> read_photo(photo).shape, read_photo(photo, max_size=20).shape
         ((30, 40, 3), (15, 20, 3))
     """
-    if hasattr(source, "read"):  # a file object can be read only once: take its bytes (capped) first
-        source = _read_file_object(source, max_file_bytes(max_bytes))
-    if max_size is None:
-        height, width = image_size(source, max_bytes=max_bytes)
-        if height * width > DEFAULT_MAX_PIXELS:
+    encoded = _encoded_source(source, max_bytes)  # a path or file object is read once, for the size and the pixels
+    if encoded is None:  # a PIL image or an array (anything else: image_size says what is wrong)
+        if max_size is None and math.prod(image_size(source)) > DEFAULT_MAX_PIXELS:
             max_size = OVERSIZE_SIDE
-    return read_image(source, max_size=max_size, max_bytes=max_bytes)
+        return read_image(source, max_size=max_size)
+    data, label = encoded
+    if max_size is None and math.prod(_header_size(data, label)) > DEFAULT_MAX_PIXELS:
+        max_size = OVERSIZE_SIDE
+    return _decode_bytes(data, _limits(DEFAULT_MAX_PIXELS, max_size, False), label)
 
 
 def image_size(source: Any, *, max_bytes: int | None = None) -> tuple[int, int]:
@@ -245,15 +243,16 @@ def image_size(source: Any, *, max_bytes: int | None = None) -> tuple[int, int]:
         return int(source.shape[0]), int(source.shape[1])
     if isinstance(source, Image.Image):
         return _upright_size(source)
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source).expanduser()
-        data, label = _read_path_bytes(path, max_file_bytes(max_bytes)), f"'{path}'"
-    elif isinstance(source, (bytes, bytearray, memoryview)) and len(source):
-        data, label = bytes(source), "the image data"
-    elif hasattr(source, "read"):
-        data, label = _read_file_object(source, max_file_bytes(max_bytes)), "the file object"
-    else:
+    encoded = _encoded_source(source, max_bytes)
+    if encoded is None:
         return _read_encoded(source, _Limits(DEFAULT_MAX_PIXELS, None), max_bytes).shape[:2]  # raises the sentence
+    return _header_size(*encoded)
+
+
+def _header_size(data: bytes, label: str) -> tuple[int, int]:
+    """(height, width) of the upright image in encoded ``data``, from its header (see :func:`image_size`)."""
+    from PIL import Image
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with _open_pil(data, label) as image:
@@ -279,20 +278,39 @@ def _read_encoded(source: Any, limits: _Limits, max_bytes: int | None) -> np.nda
 
     if isinstance(source, Image.Image):
         return _pil_to_rgb(source, limits, label="the PIL image", data=None, first_frame=False)
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source).expanduser()
-        return _decode_bytes(_read_path_bytes(path, max_file_bytes(max_bytes)), limits, f"'{path}'")
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if not len(source):
-            raise ImageError("The image data is empty (0 bytes); pass the complete content of an image file.")
-        return _decode_bytes(bytes(source), limits, "the image data")
-    if hasattr(source, "read"):
-        label = f"the file object {getattr(source, 'name', '')!s}".rstrip()
-        return _decode_bytes(_read_file_object(source, max_file_bytes(max_bytes)), limits, label)
+    encoded = _encoded_source(source, max_bytes)
+    if encoded is not None:
+        data, label = encoded
+        return _decode_bytes(data, limits, label)
     raise ImageError(
         f"Cannot read an image from a {type(source).__name__}; pass a file path, bytes, a binary file "
         "object, a PIL image or a numpy array."
     )
+
+
+def _encoded_source(source: Any, max_bytes: int | None) -> tuple[bytes, str] | None:
+    """``(encoded bytes, label for messages)`` of a path, bytes or a binary file object (read once, capped at
+    :func:`max_file_bytes`); None for any other source (a PIL image, an array, or something unreadable)."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source).expanduser()
+        return _read_path_bytes(path, max_file_bytes(max_bytes)), f"'{path}'"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise ImageError("The image data is empty (0 bytes); pass the complete content of an image file.")
+        return bytes(source), "the image data"
+    if hasattr(source, "read"):
+        label = f"the file object {getattr(source, 'name', '')!s}".rstrip()
+        return _read_file_object(source, max_file_bytes(max_bytes)), label
+    return None
+
+
+def _limits(max_pixels: Any, max_size: Any, fit_pixels: Any) -> _Limits:
+    """The validated limits of one read (one sentence for a bad ``max_pixels``, ``max_size`` or ``fit_pixels``)."""
+    if not isinstance(fit_pixels, bool):
+        raise ImageError(f"fit_pixels must be True or False, got {fit_pixels!r}.")
+    return _Limits(_positive_int(max_pixels, "max_pixels", "pixels", ImageError),
+                   None if max_size is None else _positive_int(max_size, "max_size", "pixels", ImageError),
+                   fit_pixels)
 
 
 class _Limits:
