@@ -452,11 +452,11 @@ def compare_backends(model: torch.nn.Module, x: torch.Tensor, backends: Sequence
                          title=f"Backends at {x.shape[-1]}x{x.shape[-2]}")
     shape = tuple(x.shape)
     with num_threads(threads):
-        reference = get_runner(model, "eager", shape)(x).numpy()
-        timings = {}
-        for name in dict.fromkeys(["eager", *names]):
+        timings, reference = {}, None
+        for name in dict.fromkeys(["eager", *names]):  # eager first: the reference every backend is compared with
             run = get_runner(model, name, shape, threads=threads)
             out = run(x).numpy()  # builds / compiles on first use: not timed
+            reference = out if reference is None else reference
             timings[name] = (time_call(run, x, warmup=warmup, repeats=repeats), agreement(out, reference))
     eager_ms = timings["eager"][0].median_ms
     for name in names:

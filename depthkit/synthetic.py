@@ -69,11 +69,6 @@ _DEFAULT_SAMPLE_NAMES = ("astronaut", "chelsea", "coffee", "grace_hopper", "rock
 # --------------------------------------------------------------------------------------------------------------
 # Camera and primitives
 # --------------------------------------------------------------------------------------------------------------
-def _as_size(size) -> tuple[int, int]:
-    """Normalise ``size`` (int or (H, W)) to a pair of ints between 2 and 4096 px, or raise InputError."""
-    return checks.as_size(size)
-
-
 @dataclass(frozen=True)
 class Camera:
     """A pinhole camera standing at ``(0, elevation_m, 0)`` in the world.
@@ -95,7 +90,7 @@ class Camera:
     roll_deg: float = 0.0
 
     def __post_init__(self):
-        object.__setattr__(self, "size", _as_size(self.size))
+        object.__setattr__(self, "size", checks.as_size(self.size))
         if not 0.0 < float(self.fov_deg) < 180.0:
             raise InputError(f"fov_deg must be between 0 and 180 degrees, got {self.fov_deg}; pass e.g. 60.")
         if not float(self.elevation_m) > 0.0:
@@ -631,7 +626,7 @@ def random_camera(rng: np.random.Generator, size: int | tuple[int, int] = (128, 
         A :class:`Camera` with a horizontal field of view of 45-75 degrees.
     """
     return Camera(
-        size=_as_size(size),
+        size=checks.as_size(size),
         fov_deg=float(rng.uniform(45.0, 75.0)),
         elevation_m=float(rng.uniform(0.8, 2.5)),
         pitch_deg=float(rng.uniform(0.0, 25.0)),
@@ -807,7 +802,7 @@ def camera_pan_clip(seed: int = 0, n_frames: int = 24, size: int | tuple[int, in
     checks.check_int(n_frames, "n_frames", minimum=2, maximum=500)
     checks.check_range(pan_deg, "pan_deg", -180.0, 180.0)
     checks.check_positive(fps, "fps")
-    size = _as_size(size)
+    size = checks.as_size(size)
     rng = np.random.default_rng(int(seed))
     wide = Camera(size=size, fov_deg=110.0, elevation_m=1.5, pitch_deg=8.0)  # the same objects for every pan_deg
     objects = _random_objects(rng, wide, 6, 14.0)  # spread over what a pan of up to 50 degrees sees
@@ -950,7 +945,7 @@ def mixed_datasets(
     bad = [d for d in datasets if d not in DATASET_KINDS]
     if bad or not datasets:
         raise InputError(f"datasets must be a non-empty subset of ('A', 'B', 'C'), got {tuple(datasets)!r}.")
-    size = _as_size(size)
+    size = checks.as_size(size)
     textures = textures if isinstance(textures, TextureSet) else TextureSet(textures)
     items = []
     for d_index, name in enumerate(("A", "B", "C")):
