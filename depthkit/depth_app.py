@@ -390,7 +390,6 @@ class DepthApp:
             model = default_model()
         self.model = model
         self.pipeline = DepthPipeline(model, max_side, display_side, effect_side)
-        self.max_side, self.display_side, self.effect_side = max_side, display_side, effect_side
         self.gif_side, self.gif_frames = gif_side, gif_frames
         self.views: DepthViews | None = None
         self.name = self.error = self.note = ""
@@ -404,6 +403,21 @@ class DepthApp:
         self._wire_events()
         if sample is not None:
             self.sample.value = sample  # runs the sample through _on_sample
+
+    @property
+    def max_side(self) -> int:
+        """Longest side (px) at which a photo is read and its depth computed (the pipeline's)."""
+        return self.pipeline.max_side
+
+    @property
+    def display_side(self) -> int:
+        """Longest side (px) of the photo and heat map shown (the pipeline's)."""
+        return self.pipeline.display_side
+
+    @property
+    def effect_side(self) -> int:
+        """Longest side (px) at which the effects are computed (the pipeline's)."""
+        return self.pipeline.effect_side
 
     @property
     def result(self) -> DepthResult | None:
