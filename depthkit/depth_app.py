@@ -697,28 +697,26 @@ class DepthApp:
         self._refresh_effect()
 
     def _show_heatmap(self) -> None:
-        from .io import encode_png
-        from .viz import colorize
+        from .viz import heatmap_png
 
-        _set_image(self.heatmap, encode_png(colorize(self.views.display_inv, cmap=self.cmap.value)))
+        _set_image(self.heatmap, heatmap_png(self.views.display_inv, cmap=self.cmap.value))
 
     def _update_legend(self) -> None:
-        from .io import encode_png
-        from .viz import colorize
+        from .viz import heatmap_png
 
         ramp = np.tile(np.linspace(0.0, 1.0, 160, dtype=np.float32), (12, 1))
-        self.legend.value = encode_png(colorize(ramp, cmap=self.cmap.value, mode="minmax"))
+        self.legend.value = heatmap_png(ramp, cmap=self.cmap.value, mode="minmax")
 
     def _update_downloads(self, data: bool = True) -> None:
         """Refresh the download links: the heat map PNG (depends on the colour map) and, if ``data``, the
         16-bit PNG and .npy of the inverse depth (which do not)."""
-        from .io import encode_npy, encode_png, encode_png16
-        from .viz import colorize
+        from .io import encode_npy, encode_png16
+        from .viz import heatmap_png
 
         inv = self.result.inverse_depth
         stem, cmap = _safe_stem(self.name), self.cmap.value
         h, w = inv.shape
-        heat = encode_png(colorize(inv, cmap=cmap))
+        heat = heatmap_png(inv, cmap=cmap)
         self.download_heatmap.value = (f"<b>Download</b> ({w}×{h} px): "
                                        + _data_link(heat, "image/png", f"{stem}_heatmap_{cmap}.png",
                                                     f"heat map PNG ({cmap})"))
@@ -801,7 +799,7 @@ class DepthApp:
                    else f'<b style="color:{_RED}">UNTRAINED weights: not a depth prediction</b>')
         done = f"{what} in {seconds:.2f} s" if what else f"depth in {r.seconds:.2f} s, total {seconds:.2f} s"
         self.status.value = (f'<span class="depthkit-done">✔ {html.escape(self.name)}: {size}, {done} '
-                             f"(network input {r.net_size[0]}×{r.net_size[1]}) · {weights}</span>")
+                             f"(network input {r.net_size[0]}×{r.net_size[1]}, backend {r.backend}) · {weights}</span>")
 
 
 def app(model: torch.nn.Module | None = None, **kwargs: Any) -> DepthApp:

@@ -1,8 +1,9 @@
 """The end-to-end path a user waits for: photo bytes in, a coloured depth PNG out.
 
-This module is the top of depthkit: it glues the core (decoding, inference) to the colouring of
-:mod:`depthkit.viz` and the in-memory encoders of :mod:`depthkit.io`. The notebook app and the CLI call it, and
-``benchmarks/bench_inference.py`` measures exactly this function, so the benchmark times what users run.
+This module is the top of depthkit: it glues the core (decoding, inference) to :func:`depthkit.viz.heatmap_png`,
+the one heat-map encoder (colour-map levels as a paletted PNG, pixel-identical to :func:`depthkit.viz.colorize`).
+The notebook app and the CLI write their heat maps with that same function, and ``benchmarks/bench_inference.py``
+measures exactly :func:`photo_to_png`, so the benchmark times what users run.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends import DEFAULT_BACKEND
 from .inference import estimate_depth
-from .io import encode_png
-from .viz import colorize
+from .viz import heatmap_png
 
 if TYPE_CHECKING:
     import torch
@@ -30,8 +30,8 @@ def photo_to_png(data: Any, model: torch.nn.Module, *, backend: str = DEFAULT_BA
         cmap: matplotlib colour map of the heat map (near = bright with the default ``"inferno"``).
 
     Returns:
-        PNG file content of the (H, W, 3) uint8 heat map at the photo's resolution, encoded by
-        :func:`depthkit.io.encode_png` (lossless, fast zlib level).
+        PNG file content of the heat map at the photo's resolution: :func:`depthkit.viz.heatmap_png`, which
+        decodes to exactly ``colorize(inverse_depth, cmap=cmap)`` (a paletted PNG, fast zlib level).
 
     Raises:
         ImageError: ``data`` is not a readable photo.
@@ -44,4 +44,4 @@ def photo_to_png(data: Any, model: torch.nn.Module, *, backend: str = DEFAULT_BA
         True
     """
     result = estimate_depth(data, model, backend=backend)
-    return encode_png(colorize(result.inverse_depth, cmap=cmap))
+    return heatmap_png(result.inverse_depth, cmap=cmap)

@@ -60,8 +60,11 @@ __all__ = [
     "VRange",
     "colorbar",
     "colorize",
+    "colormap_indices",
+    "colormap_lut",
     "contour_overlay",
     "fill_invalid",
+    "heatmap_png",
     "histogram",
     "normalize",
     "point_cloud",
@@ -200,11 +203,60 @@ def _named_lut(name: str) -> np.ndarray:
     return _lut_from(_get_colormap(name))
 
 
-def _lut(cmap) -> np.ndarray:
-    """(256, 3) uint8 read-only lookup table of a matplotlib colour map (name or Colormap object)."""
+def colormap_lut(cmap: Any = "inferno") -> np.ndarray:
+    """The 256 colours of a matplotlib colour map as a lookup table: the levels of :func:`colorize`.
+
+    Entry i is the colour map at i / 255, rounded to 8 bits; index 0 is the far end, 255 the near end.
+
+    Args:
+        cmap: a matplotlib colour map name or Colormap object.
+
+    Returns:
+        (256, 3) uint8 RGB, read-only (cached for names).
+
+    Example:
+        >>> colormap_lut("gray")[[0, 128, 255]].tolist()
+        [[0, 0, 0], [128, 128, 128], [255, 255, 255]]
+    """
     if isinstance(cmap, str):
         return _named_lut(cmap)
     return _lut_from(_get_colormap(cmap))
+
+
+def colormap_indices(
+    inverse_depth: np.ndarray, mode: str = "percentile", vrange: VRange = None, percentiles: Percentiles = (2, 98),
+    units: str | None = None,
+) -> np.ndarray:
+    """The colour-map level of every pixel, as :func:`colorize` picks it: ``round(255 * normalize(...))``.
+
+    Args:
+        inverse_depth: (H, W) relative inverse depth (larger = nearer); with ``units="m"`` depth in metres
+            (smaller = nearer), flipped so that near is still the high end.
+        mode, percentiles, vrange: as in :func:`normalize` (``vrange`` in the units of the input).
+        units: None for relative inverse depth, ``"m"`` for depth in metres.
+
+    Returns:
+        (H, W) uint8 indices 0..255 into :func:`colormap_lut` (halves round up). Non-finite pixels get the
+        index of the far end (0 for inverse depth); :func:`colorize` paints them ``invalid_color`` instead.
+
+    Example:
+        >>> colormap_indices(np.array([[0.0, 0.5, 1.0]]), mode="minmax").tolist()
+        [[0, 128, 255]]
+    """
+    _check_units(units)
+    unit = normalize(inverse_depth, mode=mode, percentiles=percentiles, vrange=vrange)
+    if units == "m":
+        unit = 1.0 - unit  # small depth = near = high end of the colour map
+    unit *= np.float32(255.0)
+    unit += np.float32(0.5)
+    return unit.astype(np.uint8)  # round half up to one of the 256 colour-map entries
+
+
+def _invalid_rgb(invalid_color: Sequence[int]) -> np.ndarray:
+    color = np.asarray(invalid_color, dtype=np.int64)
+    if color.shape != (3,) or color.min() < 0 or color.max() > 255:
+        raise InputError(f"invalid_color must be an RGB triple of 0-255 integers, got {invalid_color!r}.")
+    return color.astype(np.uint8)
 
 
 def colorize(
@@ -224,7 +276,7 @@ def colorize(
             a colour that the default colour map never produces.
 
     Returns:
-        (H, W, 3) uint8 RGB.
+        (H, W, 3) uint8 RGB: ``colormap_lut(cmap)[colormap_indices(...)]`` (256 levels).
 
     Example:
         >>> rgb = colorize(np.array([[0.0, 1.0]]), mode="minmax")
@@ -235,16 +287,9 @@ def colorize(
 
     _check_units(units)
     values = as_map(inverse_depth)
-    lut = _lut(cmap)
-    color = np.asarray(invalid_color, dtype=np.int64)
-    if color.shape != (3,) or color.min() < 0 or color.max() > 255:
-        raise InputError(f"invalid_color must be an RGB triple of 0-255 integers, got {invalid_color!r}.")
-    unit = normalize(values, mode=mode, percentiles=percentiles, vrange=vrange)
-    if units == "m":
-        unit = 1.0 - unit  # small depth = near = high end of the colour map
-    unit *= np.float32(255.0)
-    unit += np.float32(0.5)
-    index = unit.astype(np.uint8)  # round half up to one of the 256 colour-map entries
+    lut = colormap_lut(cmap)
+    color = _invalid_rgb(invalid_color)
+    index = colormap_indices(values, mode=mode, vrange=vrange, percentiles=percentiles, units=units)
     # One uint32 per RGBA colour: a single np.take maps all three channels (much faster than lut[index]).
     packed = np.zeros((256, 4), np.uint8)
     packed[:, :3] = lut
@@ -252,8 +297,42 @@ def colorize(
     out = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
     invalid = ~np.isfinite(values)
     if invalid.any():
-        out[invalid] = color.astype(np.uint8)
+        out[invalid] = color
     return out
+
+
+def heatmap_png(
+    inverse_depth: np.ndarray, cmap: Any = "inferno", mode: str = "percentile", vrange: VRange = None,
+    percentiles: Percentiles = (2, 98), units: str | None = None, invalid_color: Sequence[int] = INVALID_COLOR,
+    compress_level: int = 1,
+) -> bytes:
+    """:func:`colorize` straight to PNG file content, the fast way: a paletted PNG of the colour-map levels.
+
+    The PNG holds one byte per pixel (the :func:`colormap_indices`) and the colour map's 256 colours
+    (:func:`colormap_lut`), so it decodes to exactly the RGB pixels of ``colorize(...)`` with the same
+    arguments while it needs a third of the data to compress. A map with non-finite pixels (which get
+    ``invalid_color``, not a colour-map level) is encoded as the RGB image of :func:`colorize` instead.
+
+    Args:
+        inverse_depth, cmap, mode, vrange, percentiles, units, invalid_color: as in :func:`colorize`.
+        compress_level: zlib level 0..9 of :func:`depthkit.io.encode_png` (default 1: fast).
+
+    Returns:
+        PNG file content of the (H, W) heat map.
+
+    Example:
+        >>> heatmap_png(np.array([[0.0, 1.0]]), mode="minmax")[:8]
+        b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+    from .io import encode_png
+
+    values = as_map(inverse_depth)
+    if not np.isfinite(values).all():
+        rgb = colorize(values, cmap, mode, vrange, percentiles, units, invalid_color)
+        return encode_png(rgb, compress_level=compress_level)
+    _invalid_rgb(invalid_color)
+    index = colormap_indices(values, mode=mode, vrange=vrange, percentiles=percentiles, units=units)
+    return encode_png(index, compress_level=compress_level, palette=colormap_lut(cmap))
 
 
 # -------------------------------------------------------------------------------------------------- figures

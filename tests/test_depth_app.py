@@ -44,9 +44,15 @@ def upload(app: DepthApp, name: str, data: bytes, mime: str = "image/jpeg") -> N
 
 
 def png_array(data: bytes) -> np.ndarray:
+    """The RGB pixels of a PNG (heat maps are paletted PNGs: their indices are looked up in the palette)."""
     with Image.open(io.BytesIO(data)) as im:
         assert im.format == "PNG"
-        return np.asarray(im)
+        return np.asarray(im.convert("RGB") if im.mode == "P" else im)
+
+
+def png_mode(data: bytes) -> str:
+    with Image.open(io.BytesIO(data)) as im:
+        return im.mode
 
 
 def links(html: str) -> dict:
@@ -206,6 +212,7 @@ def test_upload_shows_photo_and_heatmap_of_the_right_shape(midas_app):
     assert app.result.inverse_depth.shape == (128, 192)  # working resolution (max_side 192)
     expected = colorize(downscale(app.result.inverse_depth, 160), cmap="inferno")
     np.testing.assert_array_equal(heat, expected)
+    assert (png_mode(app.heatmap.value), png_mode(app.original.value)) == ("P", "RGB")  # the lean heat-map PNG
     assert app.upload.value == ()  # the widget does not keep the file
     assert "chelsea.jpg" in app.status.value and "451×300 px (scaled to 192×128)" in app.status.value
     assert not any(widget.disabled for widget in app._inputs)
@@ -250,6 +257,7 @@ def test_downloads_hold_the_full_working_resolution_maps(app):
     inv = app.result.inverse_depth
     np.testing.assert_array_equal(np.load(io.BytesIO(files["chelsea_inverse_depth.npy"])), inv)
     np.testing.assert_array_equal(png_array(files["chelsea_heatmap_inferno.png"]), colorize(inv))
+    assert png_mode(files["chelsea_heatmap_inferno.png"]) == "P"
     with Image.open(io.BytesIO(files["chelsea_inverse_depth16.png"])) as im:
         png16 = np.asarray(im)
     assert png16.shape == inv.shape and png16.dtype == np.uint16

@@ -529,6 +529,53 @@ def test_encode_png_round_trips_rgb_rgba_and_grey():
                 np.testing.assert_array_equal(np.asarray(png), image)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (300, 401)])  # the last one is deflated in two threads
+@pytest.mark.parametrize("colours", [1, 17, 256])
+def test_encode_png_with_a_palette_decodes_to_palette_of_indices(shape, colours):
+    import cv2
+
+    rng = np.random.default_rng(colours)
+    palette = rng.integers(0, 256, (colours, 3), dtype=np.uint8)
+    indices = np.minimum(np.cumsum(rng.integers(0, 2, shape), axis=1), colours - 1).astype(np.uint8)  # runs
+    for level in (0, 1, 6, 9):
+        data = encode_png(indices, compress_level=level, palette=palette)
+        with Image.open(io.BytesIO(data)) as png:
+            png.load()  # PIL checks every CRC and the zlib checksum
+            assert (png.format, png.mode, png.size) == ("PNG", "P", (shape[1], shape[0]))
+            np.testing.assert_array_equal(np.asarray(png), indices)
+            np.testing.assert_array_equal(np.asarray(png.convert("RGB")), palette[indices])
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        np.testing.assert_array_equal(decoded[..., ::-1], palette[indices])
+        assert zlib_stream_ok(data)
+
+
+def zlib_stream_ok(data):
+    """The IDAT of a one-IDAT PNG is a complete zlib stream that decompresses without leftovers."""
+    import zlib
+
+    start = data.index(b"IDAT")
+    length = int.from_bytes(data[start - 4:start], "big")
+    z = zlib.decompressobj()
+    raw = z.decompress(data[start + 4:start + 4 + length])
+    return z.eof and not z.unused_data and raw[0] == 0  # filter type "none"
+
+
+@pytest.mark.parametrize("image, palette, message", [
+    (np.zeros((4, 4, 3), np.uint8), np.zeros((4, 3), np.uint8), r"with a palette, image must be a non-empty \(H, W\)"),
+    (np.zeros((4, 4), np.uint16), np.zeros((4, 3), np.uint8), "dtype uint16"),
+    (np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8), r"palette must be an \(N, 3\) uint8 RGB table"),
+    (np.zeros((4, 4), np.uint8), np.zeros((257, 3), np.uint8), "1 <= N <= 256"),
+    (np.zeros((4, 4), np.uint8), np.zeros((4, 3), np.float32), "dtype float32"),
+    (np.full((4, 4), 4, np.uint8), np.zeros((4, 3), np.uint8), "index 4 is outside the palette of 4 colours"),
+])
+def test_encode_png_rejects_bad_palette_input(image, palette, message):
+    with pytest.raises(InputError, match=message) as info:
+        encode_png(image, palette=palette)
+    _assert_one_clean_sentence(info)
+    with pytest.raises(InputError, match="compress_level"):
+        encode_png(np.zeros((2, 2), np.uint8), palette=np.zeros((1, 3), np.uint8), compress_level=-1)
+
+
 def test_encode_png_is_what_write_png_writes(tmp_path):
     rgb = np.random.default_rng(8).integers(0, 256, (6, 9, 3), dtype=np.uint8)
     assert write_png(tmp_path / "a.png", rgb).read_bytes() == encode_png(rgb)

@@ -45,6 +45,29 @@ def test_resize_normalize_equals_midas_small_prepare_array():
     np.testing.assert_array_equal(mine, transforms.prepare_array(photo))
 
 
+def _official_resize_normalize(image, net_size, mean, std):
+    """The official float64 steps written out: /255, cv2 INTER_CUBIC, (x - mean) / std, CHW, float32."""
+    import cv2
+
+    x = image.astype(np.float64) / 255.0
+    x = cv2.resize(x, net_size, interpolation=cv2.INTER_CUBIC)
+    x = (x - np.asarray(mean, np.float64)) / np.asarray(std, np.float64)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("hw, net, mean, std", [
+    ((480, 640), (256, 192), transforms.IMAGENET_MEAN, transforms.IMAGENET_STD),  # downscale
+    ((37, 50), (64, 32), transforms.IMAGENET_MEAN, transforms.IMAGENET_STD),  # upscale one side, shrink the other
+    ((480, 640), (518, 392), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # Depth Anything / DPT normalisation
+    ((1, 1), (32, 32), (0.1, 0.2, 0.3), (0.9, 0.8, 0.7)),
+])
+def test_resize_normalize_is_bit_exact_to_the_official_float64_steps(hw, net, mean, std):
+    photo = np.random.default_rng(hw[1]).integers(0, 256, size=(*hw, 3), dtype=np.uint8)
+    mine = resize_normalize(photo, net, mean, std)
+    assert mine.dtype == np.float32 and mine.shape == (3, net[1], net[0]) and mine.flags.c_contiguous
+    np.testing.assert_array_equal(mine, _official_resize_normalize(photo, net, mean, std))
+
+
 def test_upsample_prediction_uses_the_given_interpolation():
     pred = torch.rand(2, 5, 7, generator=torch.Generator().manual_seed(0))
     cubic = upsample_prediction(pred, (10, 14), mode="bicubic", align_corners=False)

@@ -153,6 +153,72 @@ def test_colorize_errors():
         viz.colorize(np.zeros((2, 2)), invalid_color=(300, 0, 0))
 
 
+# ------------------------------------------------------------------------------- colour-map levels, heat-map PNG
+def _decode_png(data):
+    import io
+
+    import cv2
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        by_pil = np.asarray(im.convert("RGB"))
+    by_cv2 = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    np.testing.assert_array_equal(by_pil, by_cv2)  # two independent decoders agree
+    return by_pil
+
+
+def test_colormap_lut_is_the_colour_map_at_256_levels():
+    cm = matplotlib.colormaps["magma"]
+    expected = np.round(np.array([cm(i / 255)[:3] for i in range(256)]) * 255).astype(np.uint8)
+    lut = viz.colormap_lut("magma")
+    np.testing.assert_array_equal(lut, expected)
+    assert lut.shape == (256, 3) and not lut.flags.writeable
+    np.testing.assert_array_equal(viz.colormap_lut(cm), lut)
+
+
+def test_colormap_indices_round_half_up_and_flip_metres():
+    inv = np.array([[0.0, 0.5 / 255, 0.49 / 255, 1.0, np.nan]], np.float32)
+    np.testing.assert_array_equal(viz.colormap_indices(inv, mode="minmax"), [[0, 1, 0, 255, 0]])
+    depth = np.array([[1.0, 2.0, 4.0]])
+    np.testing.assert_array_equal(viz.colormap_indices(depth, mode="minmax", units="m"), [[255, 170, 0]])
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"cmap": "viridis", "mode": "minmax"}, {"cmap": "gray", "vrange": (-0.5, 0.7)},
+    {"units": "m", "percentiles": (5, 95)}, {"cmap": matplotlib.colormaps["cividis"], "mode": "minmax"},
+])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (64, 97), (480, 640)])
+def test_heatmap_png_decodes_to_exactly_the_colorize_pixels(kwargs, shape):
+    rng = np.random.default_rng(shape[1])
+    smooth = np.cumsum(rng.standard_normal(shape), axis=1).astype(np.float32) + 50.0  # positive: valid as metres
+    data = viz.heatmap_png(smooth, **kwargs)
+    assert data[25] == 3  # IHDR colour type 3: paletted, one byte per pixel
+    np.testing.assert_array_equal(_decode_png(data), viz.colorize(smooth, **kwargs))
+
+
+def test_heatmap_png_with_non_finite_pixels_is_the_rgb_image_of_colorize():
+    inv = np.array([[0.0, np.nan, 0.5], [np.inf, 1.0, -np.inf]])
+    data = viz.heatmap_png(inv, mode="minmax", invalid_color=(0, 255, 0))
+    rgb = viz.colorize(inv, mode="minmax", invalid_color=(0, 255, 0))
+    np.testing.assert_array_equal(_decode_png(data), rgb)
+    np.testing.assert_array_equal(rgb[0, 1], (0, 255, 0))
+
+
+def test_heatmap_png_levels_and_errors():
+    inv = np.repeat(np.linspace(0, 1, 20, dtype=np.float32), 20).reshape(20, 20)  # runs of equal levels
+    fast, small = viz.heatmap_png(inv, compress_level=0), viz.heatmap_png(inv, compress_level=9)
+    np.testing.assert_array_equal(_decode_png(fast), _decode_png(small))
+    assert len(small) < len(fast)
+    with pytest.raises(InputError, match="unknown colour map"):
+        viz.heatmap_png(inv, cmap="no_such_map")
+    with pytest.raises(InputError, match="invalid_color"):
+        viz.heatmap_png(inv, invalid_color=(0, 0))
+    with pytest.raises(InputError, match="units must be"):
+        viz.heatmap_png(inv, units="feet")
+    with pytest.raises(InputError, match="compress_level"):
+        viz.heatmap_png(inv, compress_level=12)
+
+
 # -------------------------------------------------------------------------------------------------- figures
 def _colorbar_axes(fig):
     return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
