@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import depth_anything, dpt_hybrid, transforms
+from . import depth_anything, dpt_decoder, dpt_hybrid, transforms
 from .checks import check_choice
+from .model import MidasSmall
+from .model import check_input as check_midas_input
 from .network_resize import upsample_prediction
 
 if TYPE_CHECKING:
@@ -37,15 +39,18 @@ __all__ = ["DEFAULT_MODEL", "MODELS", "ModelSpec", "get_spec", "model_names", "p
 DEFAULT_MODEL = "midas_small"
 
 
-def _build_midas_small() -> nn.Module:
-    from .model import MidasSmall
-
-    return MidasSmall()
-
-
 def _midas_upsample(prediction: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """MiDaS_small's upsampling back to the photo: bicubic, ``align_corners=False`` (as ``run.py``)."""
     return upsample_prediction(prediction, size, mode="bicubic", align_corners=False)
+
+
+def _transformer_check(title: str, multiple: int, prepare_call: str) -> Callable[[torch.Tensor], None]:
+    """The input rule of a transformer model (:func:`depthkit.dpt_decoder.check_input`) bound to its numbers."""
+
+    def check(x: torch.Tensor) -> None:
+        dpt_decoder.check_input(x, title, multiple, prepare_call)
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class ModelSpec:
         network_size: ``(photo width, height) -> (input width, height)``.
         prepare_array: (H, W, 3) uint8 RGB -> (3, h, w) float32 normalised input.
         upsample: ``(prediction (N, h, w), (H, W)) -> (N, H, W)``, the model's own interpolation.
+        check_input: raises :class:`~depthkit.errors.InputError` (one sentence) unless a (N, 3, h, w) tensor is a
+            valid input of this network (float, both sides positive multiples of ``multiple``).
     """
 
     name: str
@@ -77,6 +84,7 @@ class ModelSpec:
     network_size: Callable[[int, int], tuple[int, int]]
     prepare_array: Callable[[np.ndarray], np.ndarray]
     upsample: Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]
+    check_input: Callable[[torch.Tensor], None]
 
     def cache_path(self) -> Path:
         """Where the checkpoint is cached: ``torch.hub.get_dir()/checkpoints/<checkpoint_name>``."""
@@ -88,19 +96,21 @@ class ModelSpec:
 #: name -> :class:`ModelSpec`, in the order lessons show them (smallest first).
 MODELS: dict[str, ModelSpec] = {
     "midas_small": ModelSpec(
-        "midas_small", "MiDaS v2.1 small", _build_midas_small, "midas_v21_small_256.pt",
+        "midas_small", "MiDaS v2.1 small", MidasSmall, "midas_v21_small_256.pt",
         "https://github.com/isl-org/MiDaS/releases/download/v2_1/midas_v21_small_256.pt",
         "MiDaS v2.1 small weights and code: MIT licence (Intel ISL, github.com/isl-org/MiDaS)",
-        (256, 256), 32, transforms.network_size, transforms.prepare_array, _midas_upsample),
+        (256, 256), 32, transforms.network_size, transforms.prepare_array, _midas_upsample, check_midas_input),
     "dpt_hybrid": ModelSpec(
         "dpt_hybrid", "MiDaS v3.0 DPT-Hybrid", dpt_hybrid.DPTHybrid, dpt_hybrid.CHECKPOINT_NAME,
         dpt_hybrid.CHECKPOINT_URL, dpt_hybrid.LICENCE, (dpt_hybrid.NET_SIZE, dpt_hybrid.NET_SIZE),
-        dpt_hybrid.MULTIPLE_OF, dpt_hybrid.network_size, dpt_hybrid.prepare_array, dpt_hybrid.upsample),
+        dpt_hybrid.MULTIPLE_OF, dpt_hybrid.network_size, dpt_hybrid.prepare_array, dpt_hybrid.upsample,
+        _transformer_check("DPT-Hybrid", dpt_hybrid.MULTIPLE_OF, dpt_hybrid.PREPARE)),
     "depth_anything_v2_small": ModelSpec(
         "depth_anything_v2_small", "Depth Anything V2 Small", depth_anything.DepthAnythingV2Small,
         depth_anything.CHECKPOINT_NAME, depth_anything.CHECKPOINT_URL, depth_anything.LICENCE,
         (depth_anything.NET_SIZE, depth_anything.NET_SIZE), depth_anything.MULTIPLE_OF, depth_anything.network_size,
-        depth_anything.prepare_array, depth_anything.upsample),
+        depth_anything.prepare_array, depth_anything.upsample,
+        _transformer_check("Depth Anything V2", depth_anything.MULTIPLE_OF, depth_anything.PREPARE)),
 }
 
 

@@ -85,3 +85,24 @@ def test_prepare_reads_paths_like_read_image(tmp_path):
 
 def test_other_networks_get_the_default_entry():
     assert spec_for(torch.nn.Conv2d(3, 1, 1)) is get_spec(DEFAULT_MODEL)
+
+
+@pytest.mark.parametrize("name,good,bad,message", [
+    ("midas_small", (64, 96), (70, 98), "MiDaS_small needs H and W to be multiples of 32, got 70x98; resize with "
+                                        "depthkit.prepare(image) first."),
+    ("dpt_hybrid", (64, 96), (70, 98), "DPT-Hybrid needs H and W to be multiples of 32, got 70x98; resize with "
+                                       'depthkit.model_registry.prepare(image, "dpt_hybrid") first.'),
+    ("depth_anything_v2_small", (70, 98), (64, 96), "Depth Anything V2 needs H and W to be multiples of 14, got "
+     '64x96; resize with depthkit.model_registry.prepare(image, "depth_anything_v2_small") first.'),
+])
+def test_each_entry_checks_its_own_input_rule(name, good, bad, message):
+    spec = get_spec(name)
+    assert spec.check_input(torch.zeros(1, 3, *good)) is None
+    with pytest.raises(InputError) as err:
+        spec.check_input(torch.zeros(1, 3, *bad))
+    assert str(err.value) == message
+    with torch.device("meta"):
+        net = spec.build()
+    with pytest.raises(InputError) as err:  # the network's own forward says the same
+        net(torch.zeros(1, 3, *bad, device="meta"))
+    assert str(err.value) == message

@@ -404,3 +404,198 @@ def test_checkpoint_and_hash_are_renamed_while_the_folder_is_locked(torch_home, 
     (torch_home / (CHECKPOINT_NAME + ".sha256")).unlink()  # a first verification records the hash under the lock too
     dk.load_model("pretrained")
     assert seen == [(CHECKPOINT_NAME + ".sha256", True)]
+
+
+# ------------------------------------------------------------------------- the other models of the registry
+# Checkpoints in the official layouts (tests/data manifests, random values) stand in for dpt_hybrid_384.pt and
+# depth_anything_v2_vits.pth. DPT-Hybrid (123 M parameters) is built once for this module, without random init.
+DAV2, DPT = "depth_anything_v2_small", "dpt_hybrid"
+
+
+@pytest.fixture(scope="module")
+def official_checkpoints(tmp_path_factory):
+    """name -> (network with the checkpoint's weights, checkpoint path under its official file name)."""
+    from official_layout import load_official
+
+    from depthkit.depth_anything import DepthAnythingV2Small
+    from depthkit.dpt_hybrid import DPTHybrid
+    from depthkit.model_registry import get_spec
+
+    folder = tmp_path_factory.mktemp("official")
+    out = {}
+    for name, cls, manifest, seed in ((DAV2, DepthAnythingV2Small, "depth_anything_v2_vits", 3),
+                                      (DPT, DPTHybrid, "dpt_hybrid_384", 4)):
+        net, state = load_official(cls, manifest, seed=seed)
+        path = folder / get_spec(name).checkpoint_name  # .pth for Depth Anything V2, .pt for DPT-Hybrid
+        torch.save(state, path)
+        out[name] = (net, path)
+    return out
+
+
+def _assert_same_network(loaded, source, x):
+    assert loaded.state_dict().keys() == source.state_dict().keys()
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in loaded.state_dict().items())
+    with torch.inference_mode():
+        got, want = loaded(x), source(x)
+    assert got.shape == (x.shape[0], *x.shape[2:]) and got.std() > 0
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("name,size", [(DAV2, (70, 98)), (DPT, (64, 96))])
+def test_each_model_loads_its_official_layout_checkpoint_strictly_from_a_path(official_checkpoints, name, size):
+    source, path = official_checkpoints[name]
+    model = dk.load_model(path, model=name, seed=5)
+    assert type(model) is type(source) and not model.training
+    _assert_same_network(model, source, torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0)))
+    info = model.weights_info
+    assert (info.kind, info.model, info.path, info.sha256) == ("file", name, str(path), sha256_file(path))
+
+
+def test_a_pth_or_pt_suffix_is_a_checkpoint_path_whatever_the_model(official_checkpoints, tmp_path, random_model):
+    dav2, path = official_checkpoints[DAV2]
+    as_pt = tmp_path / "depth_anything_v2_vits.pt"
+    os.link(path, as_pt)  # the same bytes under the other suffix
+    assert torch.equal(dk.load_model(as_pt, model=DAV2).depth_head.scratch.output_conv2[2].weight,
+                       dav2.depth_head.scratch.output_conv2[2].weight)
+    midas_pth = tmp_path / "midas_v21_small_256.pth"
+    torch.save(random_model.state_dict(), midas_pth)
+    _same_weights_and_outputs(dk.load_model(str(midas_pth)), random_model.state_dict())
+    with pytest.raises(WeightsError, match=r"weights file missing\.pth does not exist"):
+        dk.load_model("missing.pth", model=DAV2)  # a file name, not an unknown keyword
+
+
+def test_a_checkpoint_of_another_model_is_named_with_the_model_that_loads_it(official_checkpoints, checkpoint):
+    _, dav2 = official_checkpoints[DAV2]
+    with pytest.raises(WeightsError) as err:
+        dk.load_model(dav2, model=DPT)
+    assert str(err.value) == (f"{dav2} is a Depth Anything V2 Small checkpoint, not a MiDaS v3.0 DPT-Hybrid one; "
+                              "load it with model='depth_anything_v2_small', or use dpt_hybrid_384.pt for "
+                              "model='dpt_hybrid'.")
+    with pytest.raises(WeightsError) as err:
+        load_checkpoint(checkpoint, model=DAV2)
+    assert str(err.value) == (f"{checkpoint} is a MiDaS v2.1 small checkpoint, not a Depth Anything V2 Small one; "
+                              "load it with model='midas_small', or use depth_anything_v2_vits.pth for "
+                              "model='depth_anything_v2_small'.")
+    with pytest.raises(WeightsError, match=r"is a Depth Anything V2 Small checkpoint, not a MiDaS_small one"):
+        dk.load_model(dav2)  # the default model
+
+
+def test_a_damaged_checkpoint_names_the_model_and_its_file(official_checkpoints, tmp_path):
+    from official_layout import official_state_dict
+
+    state = official_state_dict("depth_anything_v2_vits", seed=0)
+    key = "depth_head.scratch.output_conv2.2.weight"
+    path = tmp_path / "damaged.pth"
+    torch.save({**state, key: torch.zeros(2, 32, 1, 1)}, path)
+    with pytest.raises(WeightsError) as err:
+        load_checkpoint(path, model=DAV2)
+    assert str(err.value) == (f"{path} does not match Depth Anything V2 Small: {key!r} has shape (2, 32, 1, 1), "
+                              "expected (1, 32, 1, 1); is it a different network (only depth_anything_v2_vits.pth "
+                              "fits)?")
+    del state[key]
+    torch.save(state, path)
+    with pytest.raises(WeightsError, match=rf"is not a Depth Anything V2 Small checkpoint: key {key!r} is missing; "
+                                           r"use depth_anything_v2_vits\.pth \(run `python -m depthkit weights "
+                                           r"download --model depth_anything_v2_small`"):
+        load_checkpoint(path, model=DAV2)
+
+
+@pytest.mark.parametrize("info,label", [
+    (dk.weights.WeightsInfo("pretrained", sha256="ab" * 32, model=DPT),
+     "pretrained MiDaS v3.0 DPT-Hybrid (dpt_hybrid_384.pt, sha256 abababababab…)"),
+    (dk.weights.WeightsInfo("pretrained", sha256="cd" * 32, model=DAV2),
+     "pretrained Depth Anything V2 Small (depth_anything_v2_vits.pth, sha256 cdcdcdcdcdcd…)"),
+    (dk.weights.WeightsInfo("pretrained", sha256="ef" * 32),
+     "pretrained MiDaS v2.1 small (midas_v21_small_256.pt, sha256 efefefefefef…)"),
+    (dk.weights.WeightsInfo("file", path="/w/dpt.pt", sha256="12" * 32, model=DPT),
+     "MiDaS v3.0 DPT-Hybrid weights from /w/dpt.pt (sha256 121212121212…)"),
+    (dk.weights.WeightsInfo("file", path="/w/m.pt", sha256="12" * 32), "weights from /w/m.pt (sha256 121212121212…)"),
+    (dk.weights.WeightsInfo("random", seed=3, model=DAV2),
+     "UNTRAINED random Depth Anything V2 Small weights (seed 3): not a depth prediction; to get the real model, "
+     "run `python -m depthkit weights download --model depth_anything_v2_small` where there is internet, or "
+     "`python -m depthkit weights install FILE --model depth_anything_v2_small` for a depth_anything_v2_vits.pth "
+     "copied from elsewhere"),
+    (dk.weights.WeightsInfo("random", seed=0),
+     "UNTRAINED random weights (seed 0): not a depth prediction; to get the real model, run `python -m depthkit "
+     "weights download` where there is internet, or `python -m depthkit weights install FILE` for a "
+     "midas_v21_small_256.pt copied from elsewhere"),
+])
+def test_the_label_names_the_model(info, label):
+    assert info.label == label == str(info)
+
+
+def test_no_checkpoint_warns_naming_the_model_and_its_command(torch_home):
+    with pytest.warns(UntrainedWeightsWarning) as caught:
+        state, info = resolve_weights("auto", model=DPT, seed=2)  # resolving only: DPT-Hybrid is not built
+    assert state is None and (info.kind, info.model, info.seed) == ("random", DPT, 2)
+    message = str(caught[0].message)
+    assert message.startswith("no pretrained MiDaS v3.0 DPT-Hybrid checkpoint is available, so the model uses "
+                              "UNTRAINED random weights (seed 2)")
+    assert "`python -m depthkit weights download --model dpt_hybrid`" in message and "dpt_hybrid_384.pt" in message
+    with pytest.raises(WeightsError) as err:
+        resolve_weights("pretrained", model=DAV2)
+    assert str(err.value).startswith(f"the pretrained Depth Anything V2 Small checkpoint is not in {torch_home}; "
+                                     "run `python -m depthkit weights download --model depth_anything_v2_small`")
+
+
+def test_random_weights_of_another_model_are_seeded():
+    with pytest.warns(UntrainedWeightsWarning, match="Depth Anything V2 Small"):
+        a = dk.load_model("auto", model=DAV2, seed=1)  # offline, nothing cached: random, loudly
+    b = dk.load_model("random", model=DAV2, seed=1)
+    assert a.weights_info == b.weights_info == dk.weights.WeightsInfo("random", seed=1, model=DAV2)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+
+
+def test_each_model_has_its_own_cache_file_and_hash(torch_home, official_checkpoints, checkpoint):
+    dav2, path = official_checkpoints[DAV2]
+    assert cache_path(DAV2) == torch_home / "depth_anything_v2_vits.pth"
+    dest = install(path, model=DAV2)
+    install(checkpoint)
+    assert sorted(p.name for p in torch_home.iterdir()) == [
+        "depth_anything_v2_vits.pth", "depth_anything_v2_vits.pth.sha256", CHECKPOINT_NAME, CHECKPOINT_NAME + ".sha256"]
+    assert dest.with_name(dest.name + ".sha256").read_text() == f"{sha256_file(path)}  depth_anything_v2_vits.pth\n"
+    model = dk.load_model("pretrained", model=DAV2)
+    assert model.weights_info.label == f"pretrained Depth Anything V2 Small (depth_anything_v2_vits.pth, sha256 " \
+                                       f"{sha256_file(path)[:12]}…)"
+    _assert_same_network(model, dav2, torch.randn(1, 3, 42, 56, generator=torch.Generator().manual_seed(1)))
+    assert dk.load_model("pretrained").weights_info.sha256 == sha256_file(checkpoint)  # MiDaS_small's own file
+    with pytest.raises(WeightsError, match=r"is a MiDaS v2\.1 small checkpoint, not a Depth Anything V2 Small one"):
+        install(checkpoint, model=DAV2)
+
+
+def test_download_of_another_model_uses_its_url_and_checks_its_layout(torch_home, official_checkpoints, monkeypatch,
+                                                                       checkpoint):
+    from depthkit.model_registry import get_spec
+
+    asked = []
+
+    def serve(file):
+        def chunks(url, timeout, progress, model):
+            asked.append(url)
+            yield file.read_bytes()
+        return chunks
+
+    monkeypatch.setattr("depthkit.weights._url_chunks", serve(official_checkpoints[DAV2][1]))
+    assert download(model=DAV2, progress=False) == torch_home / "depth_anything_v2_vits.pth"
+    assert asked == [get_spec(DAV2).url]
+    monkeypatch.setattr("depthkit.weights._url_chunks", serve(checkpoint))  # the wrong file: nothing is cached
+    with pytest.raises(WeightsError, match=r"not a MiDaS v3\.0 DPT-Hybrid one"):
+        download(model=DPT, progress=False)
+    assert asked[-1] == "https://github.com/isl-org/MiDaS/releases/download/v3/dpt_hybrid_384.pt"
+    assert not cache_path(DPT).exists()
+
+
+def test_an_unknown_model_name_is_one_sentence():
+    with pytest.raises(dk.InputError) as err:
+        dk.load_model("random", model="dpt_large")
+    assert str(err.value) == ("model must be 'midas_small', 'dpt_hybrid' or 'depth_anything_v2_small', got "
+                              "'dpt_large'; see depthkit.model_registry.MODELS.")
+
+
+def test_depthkit_weights_selects_midas_small_only(monkeypatch, checkpoint):
+    monkeypatch.setenv("DEPTHKIT_WEIGHTS", str(checkpoint))
+    _, info = resolve_weights("auto")
+    assert info.kind == "file"
+    with pytest.warns(UntrainedWeightsWarning):
+        _, info = resolve_weights("auto", model=DAV2)  # its own cache (empty here), not MiDaS_small's file
+    assert (info.kind, info.model) == ("random", DAV2)
