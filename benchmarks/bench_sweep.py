@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import depthkit as dk
-    from depthkit import backends as B
+    from depthkit.backend_choice import resolve_backend
     from depthkit.bench import BenchmarkRun, ResultsTable, count_flops, matmul_gflops, photo_jpeg
 
     run = BenchmarkRun()
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     table = ResultsTable(["case", "input (W x H px)", "threads", "backend", "median ms", "min ms", "x fp32 floor",
                           "peak RSS MB", "note"],
                          title="MiDaS_small: size x threads x backend, end to end, the tutorial's snippet")
-    sw = Sweep(args, model, list(dict.fromkeys(B.resolve_backend(b) for b in args.backends)),  # auto may repeat one
+    sw = Sweep(args, model, list(dict.fromkeys(resolve_backend(model, b) for b in args.backends)),  # auto may repeat
                dk.samples.load_sample("astronaut"),  # 512x512: square network inputs of every size
                photo_jpeg(dk.samples.load_sample("motorcycle"), size=(640, 480)),
                {s: count_flops(model, torch.zeros(1, 3, s, s)) for s in args.sizes},

@@ -42,10 +42,11 @@ _LAZY_ATTRS = {
     "app": "depth_app",
 }
 _SUBMODULES = {
-    "alignment", "backends", "bench", "calibration", "checks", "cli", "demo", "depth_anything", "depth_app", "doctor",
-    "dpt_decoder", "dpt_hybrid", "effects", "exercises", "experiments", "inference", "io", "losses", "metrics",
-    "model", "model_registry", "network_resize", "pipeline", "report", "runtime", "samples", "synthetic",
-    "transforms", "tutorial_snippet", "video", "video_depth", "viz", "webcam", "weights",
+    "alignment", "artifact_cache", "backend_choice", "backends", "bench", "calibration", "checks", "cli", "demo",
+    "depth_anything", "depth_app", "doctor", "dpt_decoder", "dpt_hybrid", "effects", "exercises", "experiments",
+    "inference", "io", "losses", "metrics", "model", "model_registry", "network_resize", "pipeline", "quantization",
+    "report", "runtime", "samples", "synthetic", "transforms", "tutorial_snippet", "video", "video_depth", "viz",
+    "webcam", "weights",
 }
 
 __all__ = ["DepthkitError", "ImageError", "InputError", "WeightsError", "__version__", *_LAZY_ATTRS]

@@ -1,34 +1,41 @@
 """Ways to run the same MiDaS_small network on the CPU ("backends"), and how closely they agree.
 
 ================  ======================================================================================
-``"eager"``       plain PyTorch, fp32: the default and the reference. It runs in the channels_last (NHWC)
-                  memory format, which CPU convolution libraries prefer; the format is an implementation
-                  detail (:func:`eager_forward` lets a lesson compare it with the contiguous NCHW format).
-``"bf16"``        ``"eager"`` under ``torch.autocast`` with bfloat16. Fast only on CPUs with bf16 hardware
-                  (AVX-512-BF16 or AMX, see :func:`depthkit.runtime.cpu_features`); elsewhere it is
-                  emulated and *much slower*.
+``"eager"``       plain PyTorch, fp32: the reference. It runs in the channels_last (NHWC) memory format,
+                  which CPU convolution libraries prefer; the format is an implementation detail
+                  (:func:`eager_forward` lets a lesson compare it with the contiguous NCHW format).
+``"onnx"``        exported once to ONNX (sizes dynamic) and run with ONNX Runtime, fp32.
+``"openvino"``    the same ONNX graph compiled by OpenVINO for the CPU, per input size, fp32.
+``"bf16"``        OpenVINO with bfloat16 inference precision (``INFERENCE_PRECISION_HINT``). Fast only on CPUs
+                  with bf16 hardware (AVX-512-BF16 or AMX, see :func:`depthkit.runtime.cpu_features`); where
+                  there is none, OpenVINO computes in fp32 instead, so ``"bf16"`` is then ``"openvino"``.
+``"int8"``        OpenVINO running the network quantised to int8 by NNCF, calibrated on the bundled photos
+                  (:mod:`depthkit.quantization`). Fast on CPUs with VNNI or AMX-INT8.
 ``"compile"``     ``torch.compile`` (inductor; needs a C++ compiler). The first call per input size compiles
-                  for minutes on a small CPU.
-``"onnx"``        exported once to ONNX (sizes dynamic) and run with ONNX Runtime
-                  (``pip install onnx onnxruntime``).
-``"openvino"``    the same ONNX file compiled by OpenVINO for the CPU, per input size
-                  (``pip install onnx openvino``).
-``"auto"``        the fastest verified backend that is installed: ``onnx``, else ``openvino``, else
-                  ``eager`` (see :func:`resolve_backend`).
+                  for minutes on a small CPU, so ``"auto"`` never picks it.
+``"auto"``        the default: the fastest backend that agrees with eager fp32 for *these* weights, measured
+                  once per machine and weights by :mod:`depthkit.backend_choice` and cached.
 ================  ======================================================================================
+
+``onnx``, ``openvino``, ``bf16`` and ``int8`` need ``pip install "depthkit[fast]"`` (onnx, onnxruntime,
+openvino, nncf). They are made for MiDaS_small (its TF-"same" padding is fixed for export, and int8 is
+calibrated with its preprocessing); ``"auto"`` uses them for MiDaS_small only, and other networks run with
+``"eager"``.
 
 Every backend takes the (N, 3, h, w) float32 tensor that :func:`depthkit.prepare` makes and returns (N, h, w)
 float32 relative inverse depth (larger = nearer), like ``model(x)``. Each is made by one builder in a table
-(``_BUILDERS``). Exported and compiled versions are built on first use and cached per model, input size and thread
-count; they are rebuilt when the model's weights change.
+(``_BUILDERS``). Runners are cached in memory per model, input size and thread count, and rebuilt when the
+model's weights change; the exported ONNX graph and the int8 model are cached on disk
+(:mod:`depthkit.artifact_cache`, keyed by the weights' SHA-256 and the library versions), and OpenVINO keeps
+its compiled kernels there too, so a new notebook does not pay the export again.
 
 **Agreement.** :func:`agreement` compares a backend's output with the eager fp32 output of the *same weights*:
 Pearson r, and the largest absolute difference after the best scale and shift
 (:func:`depthkit.alignment.fit_scale_shift` of the backend output onto the reference), divided by the reference's
-value range. Scale and shift are removed because MiDaS's output is only defined up to them. Note that offline the
-model is usually the seeded *random* network (no checkpoint here): agreement then shows that a backend computes the
-same function, which is what matters for speed, but accuracy against real depth needs the pretrained weights.
-:func:`depthkit.bench.compare_backends` times backends and tabulates their agreement.
+value range. Scale and shift are removed because MiDaS's output is only defined up to them. Agreement depends on
+the weights: reduced precision (bf16, int8) keeps a trained network's map but can scramble a random network's,
+whose activations have wild ranges. :func:`depthkit.bench.compare_backends` times backends and tabulates their
+agreement.
 
 For export, the five TF-"same" convolutions of the EfficientNet encoder (timm's ``Conv2dSame``, which compute
 their padding at every call) are swapped, in a copy, for convolutions with the fixed asymmetric padding that
@@ -37,33 +44,35 @@ the same rule gives for inputs whose sides are multiples of 32; the state_dict i
 
 from __future__ import annotations
 
-import atexit
 import copy
 import importlib.util
 import os
 import shutil
-import tempfile
 import warnings
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .alignment import align, is_degenerate
+from .artifact_cache import artifact_dir, build_once
 from .checks import check_choice, check_finite, check_same_shape
 from .errors import DepthkitError, InputError
+from .runtime import cpu_features
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "AUTO_ORDER",
+    "ACCELERATED",
     "BACKENDS",
     "DEFAULT_BACKEND",
     "INSTALL_HINTS",
     "MEMORY_FORMATS",
+    "ONNX_FILE",
     "Agreement",
     "agreement",
     "available_backends",
@@ -72,21 +81,23 @@ __all__ = [
     "eager_forward",
     "export_onnx",
     "get_runner",
-    "resolve_backend",
+    "has_bf16_hardware",
     "run_backend",
     "static_same_padding",
 ]
 
-#: All backend names, fastest-to-set-up first.
-BACKENDS = ("eager", "bf16", "compile", "onnx", "openvino")
-#: The backend :func:`depthkit.estimate_depth` and :func:`depthkit.inference.predict` use unless told otherwise.
-DEFAULT_BACKEND = "eager"
-#: Order in which ``"auto"`` picks a backend: fastest verified first (see docs/results/benchmarks.md).
-AUTO_ORDER = ("onnx", "openvino", "eager")
+#: All backend names: the fp32 reference, then the exported engines, then torch.compile.
+BACKENDS = ("eager", "onnx", "openvino", "bf16", "int8", "compile")
+#: The backend :func:`depthkit.estimate_depth`, ``predict``, the app and the CLI use unless told otherwise.
+DEFAULT_BACKEND = "auto"
+#: Backends that run an exported copy of MiDaS_small (the candidates of ``"auto"`` besides eager).
+ACCELERATED = ("onnx", "openvino", "bf16", "int8")
 #: Python packages each optional backend needs, and the pip command that installs them.
 INSTALL_HINTS = {
-    "onnx": (("onnx", "onnxruntime"), "pip install onnx onnxruntime"),
-    "openvino": (("onnx", "openvino"), "pip install onnx openvino"),
+    "onnx": (("onnx", "onnxruntime"), 'pip install "depthkit[fast]"  (or: pip install onnx onnxruntime)'),
+    "openvino": (("onnx", "openvino"), 'pip install "depthkit[fast]"  (or: pip install onnx openvino)'),
+    "bf16": (("onnx", "openvino"), 'pip install "depthkit[fast]"  (or: pip install onnx openvino)'),
+    "int8": (("onnx", "openvino", "nncf"), 'pip install "depthkit[fast]"  (or: pip install onnx openvino nncf)'),
 }
 #: Memory formats :func:`eager_forward` can run in: NHWC (``"channels_last"``, the default) or NCHW.
 MEMORY_FORMATS = ("channels_last", "contiguous")
@@ -102,7 +113,10 @@ def _missing(packages: tuple[str, ...]) -> list[str]:
 
 
 def check_backend(backend: str) -> str:
-    """Validate a backend name and that what it needs is installed; returns the name (``"auto"`` resolved).
+    """Validate a backend name and that what it needs is installed; returns the name.
+
+    ``"auto"`` is valid and returned as it is: which backend it means depends on the model and is decided by
+    :func:`depthkit.backend_choice.resolve_backend`.
 
     Raises:
         InputError: unknown name.
@@ -114,10 +128,10 @@ def check_backend(backend: str) -> str:
         >>> check_backend("tensorrt")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        depthkit.errors.InputError: unknown backend 'tensorrt'; use one of: eager, bf16, compile, ... (or 'auto').
+        depthkit.errors.InputError: unknown backend 'tensorrt'; use one of: eager, onnx, openvino, ... (or 'auto').
     """
     if backend == "auto":
-        return resolve_backend("auto")
+        return backend
     if isinstance(backend, str) and backend in _RENAMED:
         raise InputError(f"backend {backend!r} is now called {_RENAMED[backend]!r} (fp32 PyTorch, which runs in the "
                          f"channels_last memory format by itself); use backend={_RENAMED[backend]!r}.")
@@ -133,25 +147,6 @@ def check_backend(backend: str) -> str:
         raise DepthkitError("the 'compile' backend needs a C++ compiler for torch.compile's inductor; install one "
                             "(e.g. `apt-get install g++`) or use backend='eager'.")
     return backend
-
-
-def resolve_backend(backend: str = "auto") -> str:
-    """The concrete backend for a name: ``"auto"`` becomes the first installed of :data:`AUTO_ORDER`.
-
-    Example:
-        >>> resolve_backend("eager")
-        'eager'
-        >>> resolve_backend("auto") in AUTO_ORDER
-        True
-    """
-    if backend != "auto":
-        return check_backend(backend)
-    for name in AUTO_ORDER:
-        try:
-            return check_backend(name)
-        except DepthkitError:
-            continue
-    return DEFAULT_BACKEND  # pragma: no cover - eager never fails the check
 
 
 def available_backends() -> list[str]:
@@ -249,10 +244,10 @@ def eager_forward(model: torch.nn.Module, x: torch.Tensor, *, memory_format: str
         torch.Size([1, 64, 64])
     """
 
-    from .model import check_input
+    from .model_registry import spec_for
 
     fmt = _torch_format(memory_format)
-    check_input(x)
+    spec_for(model).check_input(x)  # the network's own input rule (e.g. multiples of 32; 14 for Depth Anything V2)
     return _forward_in_format(model, x, fmt)
 
 
@@ -267,7 +262,6 @@ def _forward_in_format(model: torch.nn.Module, x: torch.Tensor, fmt: Any) -> tor
 
 # --------------------------------------------------------------------------------------------------- cache
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_TMPDIRS: list[str] = []
 
 
 def _fingerprint(model: torch.nn.Module) -> tuple:
@@ -276,16 +270,8 @@ def _fingerprint(model: torch.nn.Module) -> tuple:
 
 
 def clear_cache() -> None:
-    """Forget every exported / compiled model (their temporary files are deleted at interpreter exit)."""
+    """Forget every runner built in this process (the files cached on disk stay; see :mod:`depthkit.artifact_cache`)."""
     _CACHE.clear()
-
-
-def _cleanup_tmpdirs() -> None:  # pragma: no cover - runs at exit
-    for d in _TMPDIRS:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-atexit.register(_cleanup_tmpdirs)
 
 
 def export_onnx(model: torch.nn.Module, path: str | os.PathLike, example_size: tuple[int, int] = (256, 256)) -> str:
@@ -315,23 +301,40 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, example_size: t
     return str(path)
 
 
+#: File name of the exported fp32 graph inside its cache folder.
+ONNX_FILE = "midas_small.onnx"
+
+
+def _export_into(model: torch.nn.Module, folder: Path) -> None:
+    try:
+        export_onnx(model, folder / ONNX_FILE)
+    except (RuntimeError, TypeError, ValueError) as e:  # the exporter's own errors, e.g. an unsupported operator
+        raise DepthkitError(f"could not export this {type(model).__name__} to ONNX ({str(e).splitlines()[0][:150]}); "
+                            "use backend='eager'.") from e
+
+
 def _onnx_file(model: torch.nn.Module, entry: dict) -> str:
+    """The model's ONNX graph in the disk cache (exported on first use), remembered in this model's entry."""
     if "onnx_path" not in entry:
-        folder = tempfile.mkdtemp(prefix="depthkit-onnx-")
-        _TMPDIRS.append(folder)
-        entry["onnx_path"] = export_onnx(model, os.path.join(folder, "midas_small.onnx"))
+        folder = build_once(artifact_dir(model, type(model).__name__), lambda tmp: _export_into(model, tmp))
+        entry["onnx_path"] = str(folder / ONNX_FILE)
     return entry["onnx_path"]
 
 
 # ------------------------------------------------------------------------------------------------ builders
 @dataclass
 class _Build:
-    """What a backend builder gets: the model, the runner's thread count and input shape, and its cache entry."""
+    """What a backend builder gets: the model, the runner's thread count and input shape, and its cache entries.
+
+    ``entry`` is this backend's own cache entry; ``shared`` is the model's, where the ONNX path is kept once for
+    every backend that reads it.
+    """
 
     model: Any
     threads: int
     shape: tuple[int, ...]
     entry: dict
+    shared: dict
 
 
 def _build_eager(b: _Build) -> Runner:
@@ -339,17 +342,6 @@ def _build_eager(b: _Build) -> Runner:
 
     def run(x: torch.Tensor) -> torch.Tensor:
         return _forward_in_format(b.model, x, torch.channels_last)
-    return run
-
-
-def _build_bf16(b: _Build) -> Runner:
-    import torch
-
-    eager = _build_eager(b)
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return eager(x).float().contiguous()
     return run
 
 
@@ -382,7 +374,7 @@ def _build_onnx(b: _Build) -> Runner:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        b.entry[key] = ort.InferenceSession(_onnx_file(b.model, b.entry), opts, providers=["CPUExecutionProvider"])
+        b.entry[key] = ort.InferenceSession(_onnx_file(b.model, b.shared), opts, providers=["CPUExecutionProvider"])
     session = b.entry[key]
 
     def run(x: torch.Tensor) -> torch.Tensor:
@@ -390,17 +382,25 @@ def _build_onnx(b: _Build) -> Runner:
     return run
 
 
-def _build_openvino(b: _Build) -> Runner:
+def has_bf16_hardware() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX-512-BF16 or AMX-BF16; see :func:`~.runtime.cpu_features`)."""
+    features = cpu_features()
+    return bool(features.avx512_bf16 or features.amx_bf16)
+
+
+def _openvino_runner(b: _Build, model_file: str, precision: str) -> Runner:
+    """An OpenVINO runner of ``model_file`` (ONNX or OpenVINO XML) compiled for ``b.shape`` at ``precision``."""
     import openvino as ov
     import torch
 
-    key = ("ov", b.threads, b.shape)
+    key = ("ov", model_file, precision, b.threads, b.shape)
     if key not in b.entry:
         core = ov.Core()
-        net = core.read_model(_onnx_file(b.model, b.entry))
+        core.set_property({"CACHE_DIR": str(Path(model_file).parent / "openvino-kernels")})
+        net = core.read_model(model_file)
         net.reshape({net.inputs[0]: ov.PartialShape(list(b.shape))})
         compiled = core.compile_model(net, "CPU", {"INFERENCE_NUM_THREADS": b.threads, "PERFORMANCE_HINT": "LATENCY",
-                                                   "INFERENCE_PRECISION_HINT": "f32"})
+                                                   "INFERENCE_PRECISION_HINT": precision})
         b.entry[key] = compiled.create_infer_request()
     request = b.entry[key]
 
@@ -410,16 +410,49 @@ def _build_openvino(b: _Build) -> Runner:
     return run
 
 
+def _build_openvino(b: _Build) -> Runner:
+    return _openvino_runner(b, _onnx_file(b.model, b.shared), "f32")
+
+
+def _build_bf16(b: _Build) -> Runner:
+    return _openvino_runner(b, _onnx_file(b.model, b.shared), "bf16")
+
+
+def _build_int8(b: _Build) -> Runner:
+    from .quantization import int8_model
+
+    if "int8_path" not in b.shared:
+        b.shared["int8_path"] = str(int8_model(b.model, lambda: _onnx_file(b.model, b.shared)))
+    # the layers NNCF leaves in floating point run in bf16 where the CPU has it (faster, r unchanged in tests)
+    return _openvino_runner(b, b.shared["int8_path"], "bf16" if has_bf16_hardware() else "f32")
+
+
 #: Backend name -> builder of its runner. Every name in BACKENDS has exactly one.
 _BUILDERS: dict[str, Callable[[_Build], Runner]] = {
     "eager": _build_eager,
-    "bf16": _build_bf16,
-    "compile": _build_compile,
     "onnx": _build_onnx,
     "openvino": _build_openvino,
+    "bf16": _build_bf16,
+    "int8": _build_int8,
+    "compile": _build_compile,
 }
 #: Backends whose runner holds no copy of the weights: built on every call, no cache and no fingerprint needed.
-_STATELESS = frozenset({"eager", "bf16"})
+_STATELESS = frozenset({"eager"})
+
+
+def _check_network(model: Any, backend: str) -> None:
+    """A torch network, and for the exported backends not one of the transformer models (one sentence each)."""
+    import torch
+
+    from .model_registry import spec_for
+
+    if not isinstance(model, torch.nn.Module):
+        raise InputError(f"model must be a network from depthkit.load_model(), got {type(model).__name__}.")
+    spec = spec_for(model)
+    if backend in ACCELERATED and spec.name != "midas_small":
+        raise InputError(f"the {backend!r} backend is not available for {spec.title}: its export is made for "
+                         "MiDaS_small's convolutions and would fix the transformer's input size; use "
+                         "backend='eager' (or 'auto', which does so).")
 
 
 def get_runner(model: torch.nn.Module, backend: str, shape: tuple[int, ...] = (1, 3, 256, 256),
@@ -427,8 +460,10 @@ def get_runner(model: torch.nn.Module, backend: str, shape: tuple[int, ...] = (1
     """A function ``run(x) -> (N, h, w) tensor`` that runs ``model`` with ``backend``; built once and cached.
 
     Args:
-        model: a :class:`~depthkit.model.MidasSmall` (e.g. from :func:`depthkit.load_model`).
-        backend: one of :data:`BACKENDS`, or ``"auto"``.
+        model: a :class:`~depthkit.model.MidasSmall` (e.g. from :func:`depthkit.load_model`); ``"eager"`` and
+            ``"compile"`` also take other networks.
+        backend: one of :data:`BACKENDS` (resolve ``"auto"`` first with
+            :func:`depthkit.backend_choice.resolve_backend`).
         shape: (N, 3, h, w) of the inputs it will get (OpenVINO compiles per shape; others ignore it).
         threads: CPU threads the runner uses (``None``: torch's current setting). ONNX Runtime and OpenVINO fix
             their thread count when built, so it is part of the cache key.
@@ -439,30 +474,34 @@ def get_runner(model: torch.nn.Module, backend: str, shape: tuple[int, ...] = (1
     import torch
 
     backend = check_backend(backend)
-    if not isinstance(model, torch.nn.Module):
-        raise InputError(f"model must be a network from depthkit.load_model(), got {type(model).__name__}.")
+    if backend == "auto":
+        raise InputError("get_runner needs a concrete backend; resolve 'auto' first with "
+                         "depthkit.backend_choice.resolve_backend(model), or call depthkit.inference.predict.")
+    _check_network(model, backend)
     threads = int(threads) if threads is not None else torch.get_num_threads()
     if backend in _STATELESS:
-        return _BUILDERS[backend](_Build(model, threads, tuple(shape), {}))
+        return _BUILDERS[backend](_Build(model, threads, tuple(shape), {}, {}))
     per_model = _CACHE.setdefault(model, {})
     fp = _fingerprint(model)
     if per_model.get("fingerprint") != fp:  # weights changed: exported/compiled copies are stale
         per_model.clear()
         per_model["fingerprint"] = fp
+    shared = per_model.setdefault("shared", {})
     entry = per_model.setdefault(backend, {})
     key = ("runner", threads, tuple(shape))
     if key not in entry:
-        entry[key] = _BUILDERS[backend](_Build(model, threads, tuple(shape), entry))
+        entry[key] = _BUILDERS[backend](_Build(model, threads, tuple(shape), entry, shared))
     return entry[key]
 
 
-def run_backend(model: torch.nn.Module, x: torch.Tensor, backend: str = DEFAULT_BACKEND) -> torch.Tensor:
-    """Forward pass of ``model`` on ``x`` with ``backend`` (no autograd).
+def run_backend(model: torch.nn.Module, x: torch.Tensor, backend: str = "eager") -> torch.Tensor:
+    """Forward pass of ``model`` on ``x`` with a concrete ``backend`` (no autograd).
 
     Args:
         model: a :class:`~depthkit.model.MidasSmall`.
         x: (N, 3, h, w) float32 tensor, h and w multiples of 32 (see :func:`depthkit.prepare`).
-        backend: one of :data:`BACKENDS`, or ``"auto"``.
+        backend: one of :data:`BACKENDS` (default ``"eager"``); for ``"auto"`` use
+            :func:`depthkit.inference.predict`.
 
     Returns:
         (N, h, w) float32 tensor of relative inverse depth.
@@ -472,9 +511,9 @@ def run_backend(model: torch.nn.Module, x: torch.Tensor, backend: str = DEFAULT_
         >>> run_backend(dk.load_model("random"), torch.zeros(1, 3, 64, 64), "eager").shape
         torch.Size([1, 64, 64])
     """
-    from .model import check_input
+    from .model_registry import spec_for
 
-    check_input(x)
+    spec_for(model).check_input(x)  # the network's own input rule (e.g. multiples of 32; 14 for Depth Anything V2)
     return get_runner(model, backend, tuple(x.shape))(x)
 
 

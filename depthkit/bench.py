@@ -443,11 +443,12 @@ def compare_backends(model: torch.nn.Module, x: torch.Tensor, backends: Sequence
         :class:`ResultsTable` with columns backend, median ms, min ms, speed-up vs eager, pearson r, max rel err
         (one row per backend, in the given order; "auto" shows the backend it chose).
     """
-    from .backends import agreement, get_runner, resolve_backend
+    from .backend_choice import resolve_backend
+    from .backends import agreement, get_runner
     from .model import check_input
 
     check_input(x)
-    names = list(dict.fromkeys(resolve_backend(b) for b in backends))
+    names = list(dict.fromkeys(resolve_backend(model, b) for b in backends))
     table = ResultsTable(["backend", "median ms", "min ms", "speed-up vs eager", "pearson r", "max rel err"],
                          title=f"Backends at {x.shape[-1]}x{x.shape[-2]}")
     shape = tuple(x.shape)

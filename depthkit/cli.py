@@ -1,4 +1,4 @@
-"""Command line: ``python -m depthkit {predict,demo,weights,report,video,doctor}``.
+"""Command line: ``python -m depthkit {predict,demo,weights,report,video,doctor,backends}``.
 
 * ``predict IMG... --out DIR [--max-size N]`` writes, per image, a coloured heat map PNG (near = bright), a 16-bit
   PNG and a ``.npy`` of the relative inverse depth, at the photo's resolution or scaled down to a longest side of
@@ -6,10 +6,14 @@
   photos over 40 megapixels (48-200 MP phone photos) give maps of :data:`depthkit.io.OVERSIZE_SIDE` px.
 * ``demo --out DIR`` runs on every bundled sample and writes ``index.html`` with originals and heat maps, stating
   which weights were used — the kit's main job.
-* ``weights info | download | install FILE`` manages the MiDaS_small checkpoint.
+* ``weights info | download | install FILE``, each with ``[--model NAME]``, manages a network's checkpoint
+  (default MiDaS_small; ``dpt_hybrid``, ``depth_anything_v2_small``: see :mod:`depthkit.model_registry`).
+  ``predict --model NAME`` runs that network.
 * ``report IMAGES_DIR --out report.html`` runs the parameterised report notebook with papermill.
 * ``video IN --out OUT.mp4`` writes a browser-playable H.264 MP4 of stabilised depth heat maps
   (:mod:`depthkit.video_depth`).
+* ``backends [--all] [--refresh]`` measures the inference backends on this machine (speed against eager fp32 and
+  agreement with it) and prints the table and the backend that ``backend="auto"`` uses (:mod:`depthkit.backend_choice`).
 * ``doctor`` checks Python, torch, the CPU, JupyterLab and its widgets, the weights, the internet and the backends,
   and names the command that fixes each problem (:mod:`depthkit.doctor`).
 
@@ -31,23 +35,32 @@ from .errors import DepthkitError
 __all__ = ["build_parser", "main"]
 
 
-def _load_model(weights: str, threads: int | None) -> Any:
+def _model_name(name: str | None) -> str:
+    """The ``--model`` value checked against the registry (``None``: the default model); one sentence if unknown."""
+    from .checks import check_choice
+    from .model_registry import DEFAULT_MODEL, model_names
+
+    return DEFAULT_MODEL if name is None else check_choice(name, "--model", model_names())
+
+
+def _load_model(weights: str, threads: int | None, model: str | None = None) -> Any:
     from .weights import UntrainedWeightsWarning, load_model
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UntrainedWeightsWarning)
-        model = load_model(weights, threads=threads)
-    if not model.weights_info.pretrained or caught:
-        print(f"WARNING: {model.weights_info.label}", file=sys.stderr)
-    return model
+        net = load_model(weights, model=_model_name(model), threads=threads)
+    if not net.weights_info.pretrained or caught:
+        print(f"WARNING: {net.weights_info.label}", file=sys.stderr)
+    return net
 
 
 def _write_outputs(result: Any, out_dir: Path, stem: str, cmap: str) -> list[Path]:
-    from .io import write_npy, write_png, write_png16
-    from .viz import colorize
+    from .io import write_file, write_npy, write_png16
+    from .viz import heatmap_png
 
     return [
-        write_png(out_dir / f"{stem}_inverse_depth.png", colorize(result.inverse_depth, cmap=cmap)),
+        write_file(out_dir / f"{stem}_inverse_depth.png", heatmap_png(result.inverse_depth, cmap=cmap),
+                   suffixes=(".png",), writer="predict"),
         write_png16(out_dir / f"{stem}_inverse_depth16.png", result.inverse_depth),
         write_npy(out_dir / f"{stem}_inverse_depth.npy", result.inverse_depth),
     ]
@@ -72,14 +85,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .inference import estimate_depth
     from .io import read_photo
 
+    _model_name(args.model)  # an unknown --model fails before any work
     readable, failed = _readable(args.images)
     if not readable:
         return 1
-    model = _load_model(args.weights, args.threads)
+    model = _load_model(args.weights, args.threads, args.model)
     out = Path(args.out)
     for img, size in readable:
         try:
-            result = estimate_depth(read_photo(img, max_size=args.max_size), model)
+            result = estimate_depth(read_photo(img, max_size=args.max_size), model, backend=args.backend)
             paths = _write_outputs(result, out, Path(img).stem, args.cmap)
         except DepthkitError as e:
             print(f"depthkit: error: {img}: {e}", file=sys.stderr)
@@ -115,7 +129,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     rows = []
     for name in list_samples():
-        result = estimate_depth(load_sample(name), model)
+        result = estimate_depth(load_sample(name), model, backend=args.backend)
         write_png(out / f"{name}.png", result.image)
         _write_outputs(result, out, name, args.cmap)
         h, w = result.inverse_depth.shape
@@ -132,30 +146,46 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights_info(model: str) -> None:
+    """``weights info``: the model, its licence and URL, its cache file and whether it is there and verified."""
+    from . import weights as W
+    from .model_registry import DEFAULT_MODEL, get_spec
+
+    spec = get_spec(model)
+    option = "" if model == DEFAULT_MODEL else f" --model {model}"
+    print(f"model: {model} ({spec.title}; {spec.licence})")
+    print(f"official checkpoint: {spec.url}")
+    path = W.cache_path(model)
+    print(f"cache: {path}")
+    if path.is_file():
+        try:
+            state = f"sha256 {W.verify_cached(path, model=model)}, unchanged since it was verified"
+        except DepthkitError as e:
+            state = f"NOT usable: {e}"
+        print(f"present: yes ({path.stat().st_size / 1e6:.1f} MB, {state})")
+    else:
+        print(f"present: no — run `python -m depthkit weights download{option}` (internet) or "
+              f"`python -m depthkit weights install FILE{option}`")
+    if model == DEFAULT_MODEL:  # the variable selects MiDaS_small's weights only
+        env = os.environ.get(W.ENV_VAR)
+        print(f"{W.ENV_VAR}: {env or '(not set)'}")
+
+
 def _cmd_weights(args: argparse.Namespace) -> int:
     from . import weights as W
 
+    model = _model_name(args.model)
     if args.action == "info":
-        path = W.cache_path()
-        print(f"cache: {path}")
-        if path.is_file():
-            try:
-                state = f"sha256 {W.verify_cached(path)}, unchanged since it was verified"
-            except DepthkitError as e:
-                state = f"NOT usable: {e}"
-            print(f"present: yes ({path.stat().st_size / 1e6:.1f} MB, {state})")
-        else:
-            print("present: no — run `python -m depthkit weights download` (internet) or "
-                  "`python -m depthkit weights install FILE`")
-        env = os.environ.get(W.ENV_VAR)
-        print(f"{W.ENV_VAR}: {env or '(not set)'}")
+        _weights_info(model)
         return 0
     if args.action == "download":
-        path = W.download(args.url)
+        path = W.download(args.url, model=model)
     else:
         if not args.file:
-            raise DepthkitError("weights install needs the checkpoint file: python -m depthkit weights install FILE.")
-        path = W.install(args.file)
+            option = "" if args.model is None else f" --model {model}"
+            raise DepthkitError(f"weights install needs the checkpoint file: python -m depthkit weights install "
+                                f"FILE{option}.")
+        path = W.install(args.file, model=model)
     print(f"verified and cached: {path}")
     return 0
 
@@ -193,6 +223,27 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return doctor(url=args.url, timeout=args.timeout)
 
 
+def _cmd_backends(args: argparse.Namespace) -> int:
+    """The CPU's features, the installed backends, the measured table and the choice of ``backend="auto"``."""
+    from .backend_choice import BackendChoice, candidates, choose_backend, measure_backends
+    from .backends import available_backends
+    from .runtime import cpu_features
+
+    model = _load_model(args.weights, args.threads)
+    print(f"CPU: {cpu_features()}")
+    none = 'none (pip install "depthkit[fast]")'
+    print(f"installed backends: {', '.join(available_backends())}; candidates of 'auto': "
+          f"{', '.join(candidates()) or none}")
+    print(f"weights: {model.weights_info.label}")
+    choice = choose_backend(model, refresh=args.refresh)
+    if args.all:
+        rows = measure_backends(model, [b for b in available_backends() if b not in ("eager", "compile")])
+        choice = BackendChoice(choice.backend, tuple(rows), choice.cpu, choice.threads, choice.weights_sha256,
+                               choice.versions, choice.measured)
+    print(choice.to_markdown())
+    return 0
+
+
 def _max_size(text: str) -> int:
     """argparse type of --max-size: a positive whole number of pixels."""
     try:
@@ -215,8 +266,26 @@ def _add_video_parser(sub: Any) -> argparse.ArgumentParser:
     sp.add_argument("--side-by-side", action="store_true", help="the input frame left of its heat map")
     sp.add_argument("--max-frames", type=_max_size, default=None, metavar="N", help="process at most N frames")
     sp.add_argument("--npy", default=None, metavar="FILE", help="also write the (T, H, W) float32 maps to FILE.npy")
-    sp.add_argument("--backend", default="auto", help="inference backend (default auto: the fastest installed)")
+    sp.add_argument("--backend", default="auto", help=_BACKEND_HELP)
     sp.set_defaults(func=_cmd_video)
+    return sp
+
+
+#: --backend's help (the names are checked by depthkit.backends.check_backend when the command runs).
+_BACKEND_HELP = ("auto (default: the fastest that agrees with fp32 here, see `python -m depthkit backends`), eager "
+                 "(plain fp32 PyTorch), onnx, openvino, bf16, int8 or compile")
+#: --model's help (the parser imports no torch; tests check the names against depthkit.model_registry).
+_MODEL_HELP = "network: midas_small (default), dpt_hybrid or depth_anything_v2_small"
+
+
+def _add_weights_parser(sub: Any) -> argparse.ArgumentParser:
+    """The ``weights`` subcommand's parser: ``info | download | install FILE``, each with ``--model NAME``."""
+    sp = sub.add_parser("weights", help="info | download | install FILE, each with [--model NAME]")
+    sp.add_argument("action", choices=["info", "download", "install"])
+    sp.add_argument("file", nargs="?", help="checkpoint file for install")
+    sp.add_argument("--url", default=None, help="download from this URL instead of the official release")
+    sp.add_argument("--model", default=None, metavar="NAME", help=_MODEL_HELP)
+    sp.set_defaults(func=_cmd_weights)
     return sp
 
 
@@ -238,25 +307,24 @@ def build_parser() -> argparse.ArgumentParser:
                          "reduced scale, fast for phone photos); default: the photo's own size, except that photos "
                          "over 40 megapixels give maps of 4096 px")
     common(sp)
+    sp.add_argument("--model", default=None, metavar="NAME", help=_MODEL_HELP)
+    sp.add_argument("--backend", default="auto", help=_BACKEND_HELP)
     sp.set_defaults(func=_cmd_predict)
 
     sp = sub.add_parser("demo", help="run on every bundled sample and write an HTML page")
     sp.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     common(sp)
+    sp.add_argument("--backend", default="auto", help=_BACKEND_HELP)
     sp.set_defaults(func=_cmd_demo)
 
-    sp = sub.add_parser("weights", help="info | download | install FILE")
-    sp.add_argument("action", choices=["info", "download", "install"])
-    sp.add_argument("file", nargs="?", help="checkpoint file for install")
-    sp.add_argument("--url", default=None, help="download from this URL instead of the official release")
-    sp.set_defaults(func=_cmd_weights)
+    _add_weights_parser(sub)
 
     sp = sub.add_parser("report", help="HTML report over a folder of images (papermill + nbconvert)")
     sp.add_argument("images_dir")
     sp.add_argument("--out", default="report.html")
     sp.add_argument("--weights", default="auto", help="auto (default), pretrained, random, or a checkpoint path")
     sp.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    sp.add_argument("--backend", default=None, help="inference backend, e.g. onnx (see depthkit.backends)")
+    sp.add_argument("--backend", default=None, help=_BACKEND_HELP)
     sp.set_defaults(func=_cmd_report)
 
     common(_add_video_parser(sub))
@@ -266,16 +334,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--timeout", type=float, default=5.0, help="seconds the internet check may take (default 5)")
     sp.add_argument("--url", default=None, help="check this download URL's host instead of the official release's")
     sp.set_defaults(func=_cmd_doctor)
+
+    sp = sub.add_parser("backends", help="measure the inference backends here: speed, agreement with fp32, and "
+                                         "the one backend='auto' uses")
+    sp.add_argument("--weights", default="auto", help="auto (default), pretrained, random, or a checkpoint path")
+    sp.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    sp.add_argument("--all", action="store_true", help="measure every installed backend's agreement, not only "
+                                                        "until the fastest one passes")
+    sp.add_argument("--refresh", action="store_true", help="measure again instead of reading the cached choice")
+    sp.set_defaults(func=_cmd_backends)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 some inputs failed, 2 error)."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "action", None) == "download" and args.url is None:
-        from .weights import CHECKPOINT_URL
-
-        args.url = CHECKPOINT_URL
     try:
         return args.func(args)
     except DepthkitError as e:

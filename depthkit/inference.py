@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .backend_choice import resolve_backend
 from .backends import DEFAULT_BACKEND, check_backend, run_backend
 from .errors import InputError
-from .network_resize import upsample_prediction
+from .model_registry import get_spec, spec_for
 from .runtime import num_threads
 from .weights import WeightsInfo
 
@@ -40,6 +41,8 @@ class DepthResult:
             network that did not come from :func:`depthkit.load_model`).
         seconds: wall time of preprocessing + forward + upsampling, in seconds (a batch's time is shared equally).
         net_size: (width, height) of the network input in pixels.
+        backend: the backend that ran the network (``"auto"`` resolved, e.g. ``"int8"``; see
+            :mod:`depthkit.backend_choice`).
     """
 
     inverse_depth: np.ndarray
@@ -47,6 +50,7 @@ class DepthResult:
     weights_info: WeightsInfo | None
     seconds: float
     net_size: tuple[int, int] = field(default=(0, 0))
+    backend: str = "eager"
 
     @property
     def pretrained(self) -> bool:
@@ -64,7 +68,7 @@ class DepthResult:
         h, w = self.inverse_depth.shape
         label = self.weights_info.label if self.weights_info is not None else "unknown (bare network)"
         return (f"DepthResult({w}x{h} px, net {self.net_size[0]}x{self.net_size[1]}, {self.seconds * 1000:.0f} ms, "
-                f"weights: {label})")
+                f"backend {self.backend}, weights: {label})")
 
 
 def default_model() -> torch.nn.Module:
@@ -83,18 +87,23 @@ def predict(model: torch.nn.Module, x: torch.Tensor, *, backend: str | None = DE
     Args:
         model: a :class:`~depthkit.model.MidasSmall`.
         x: (N, 3, h, w) float32 normalised tensor, h and w multiples of 32 (see :func:`depthkit.prepare`).
-        backend: how to run the network: ``"eager"`` (the default: plain fp32 PyTorch), ``"bf16"``,
-            ``"compile"``, ``"onnx"``, ``"openvino"`` or ``"auto"`` (see :mod:`depthkit.backends`); ``None``
+        backend: how to run the network: ``"auto"`` (the default: the fastest backend that agrees with fp32,
+            see :mod:`depthkit.backend_choice`), ``"eager"`` (plain fp32 PyTorch, the reference), ``"onnx"``,
+            ``"openvino"``, ``"bf16"``, ``"int8"`` or ``"compile"`` (see :mod:`depthkit.backends`); ``None``
             means the default.
 
     Returns:
         (N, h, w) float32 tensor of relative inverse depth.
     """
-    return run_backend(model, x, DEFAULT_BACKEND if backend is None else backend)  # checks x first
+    spec_for(model).check_input(x)  # the network's own input rule (e.g. multiples of 32; 14 for Depth Anything V2)
+    return run_backend(model, x, resolve_backend(model, DEFAULT_BACKEND if backend is None else backend))
 
 
 def upsample(inverse_depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize network output to a photo's size with bicubic interpolation (``align_corners=False``).
+    """Resize MiDaS_small's output to a photo's size with bicubic interpolation (``align_corners=False``).
+
+    This is the ``"midas_small"`` entry's upsampling (:mod:`depthkit.model_registry`); :func:`estimate_depth` uses
+    each model's own (``spec_for(model).upsample``, e.g. bilinear for Depth Anything V2).
 
     Args:
         inverse_depth: (N, h, w) tensor.
@@ -103,7 +112,7 @@ def upsample(inverse_depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     Returns:
         (N, H, W) tensor.
     """
-    return upsample_prediction(inverse_depth, size, mode="bicubic", align_corners=False)
+    return get_spec().upsample(inverse_depth, size)
 
 
 def _check_model(model: Any) -> torch.nn.Module:
@@ -121,8 +130,9 @@ def _depth_maps(model: torch.nn.Module, inputs: list[np.ndarray], sizes: list[tu
     import torch
 
     out = predict(model, torch.from_numpy(np.stack(inputs)), backend=backend)
+    resize = spec_for(model).upsample  # the model's own interpolation back to the photo
     with torch.inference_mode():
-        return [upsample(out[j:j + 1], size)[0].numpy().astype(np.float32, copy=False)
+        return [resize(out[j:j + 1], size)[0].numpy().astype(np.float32, copy=False)
                 for j, size in enumerate(sizes)]
 
 
@@ -135,8 +145,9 @@ def estimate_depth(image: Any, model: torch.nn.Module | None = None, *, threads:
             be mixed; those sharing a network input size run as one batch.
         model: a model from :func:`depthkit.load_model`; ``None`` uses :func:`default_model`.
         threads: torch CPU threads for this call only (``None``: leave torch's setting).
-        backend: how to run the network (default ``"eager"``: plain fp32 PyTorch; e.g. ``"onnx"``, see
-            :mod:`depthkit.backends`; ``None`` means the default); checked before any work is done.
+        backend: how to run the network (default ``"auto"``: the fastest backend that agrees with fp32 on this
+            machine, see :mod:`depthkit.backend_choice`; ``"eager"`` is plain fp32 PyTorch; ``None`` means the
+            default); checked before any work is done. ``DepthResult.backend`` names the one used.
 
     Returns:
         A :class:`DepthResult` (or a list of them, in input order).
@@ -148,20 +159,19 @@ def estimate_depth(image: Any, model: torch.nn.Module | None = None, *, threads:
         ((48, 64), dtype('float32'), (256, 192), False)
     """
     from .io import read_photo
-    from .transforms import prepare_array
 
     single = not isinstance(image, (list, tuple))
     images: Sequence[Any] = [image] if single else list(image)
     if not images:
         raise InputError("estimate_depth got an empty list; pass at least one image.")
     model = _check_model(model)
-    backend = check_backend(DEFAULT_BACKEND if backend is None else backend)
+    backend = resolve_backend(model, check_backend(DEFAULT_BACKEND if backend is None else backend))
     info = getattr(model, "weights_info", None)
     results: dict[int, DepthResult] = {}
     with num_threads(threads):
         t0 = time.perf_counter()
         photos = [read_photo(im) for im in images]
-        inputs = [prepare_array(p) for p in photos]
+        inputs = list(map(spec_for(model).prepare_array, photos))  # the model's own preprocessing
         prep_each = (time.perf_counter() - t0) / len(images)
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, x in enumerate(inputs):
@@ -171,5 +181,5 @@ def estimate_depth(image: Any, model: torch.nn.Module | None = None, *, threads:
             maps = _depth_maps(model, [inputs[i] for i in idx], [photos[i].shape[:2] for i in idx], backend)
             each = (time.perf_counter() - t1) / len(idx) + prep_each
             for i, depth in zip(idx, maps, strict=True):
-                results[i] = DepthResult(depth, photos[i], info, each, (shape[2], shape[1]))
+                results[i] = DepthResult(depth, photos[i], info, each, (shape[2], shape[1]), backend)
     return results[0] if single else [results[i] for i in range(len(images))]

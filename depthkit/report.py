@@ -117,7 +117,7 @@ def analyse_images(paths: Any, model: Any, out_dir: str | os.PathLike, *, backen
         paths: image file paths.
         model: a model from :func:`depthkit.load_model`.
         out_dir: folder for ``<index>.npy`` maps (float32, (H, W) relative inverse depth) and ``results.json``.
-        backend: inference backend (see :mod:`depthkit.backends`); ``None``: the default (plain fp32 PyTorch).
+        backend: inference backend (see :mod:`depthkit.backends`); ``None``: the default, ``"auto"``.
         threads: torch CPU threads (``None``: torch's setting).
         progress: show a tqdm progress bar over the images.
 
@@ -129,16 +129,18 @@ def analyse_images(paths: Any, model: Any, out_dir: str | os.PathLike, *, backen
     import torch
     from tqdm.auto import tqdm
 
+    from .backend_choice import resolve_backend
     from .backends import DEFAULT_BACKEND
     from .inference import estimate_depth
     from .io import write_file, write_npy
 
     out = Path(out_dir)
     records = []
+    used = resolve_backend(model, DEFAULT_BACKEND if backend is None else backend)  # "auto" chosen once, up front
     for i, path in enumerate(tqdm(list(paths), desc="depth", unit="image", disable=not progress)):
         path = Path(path).absolute()  # not resolve(): a symlink keeps its own name in the report
         try:
-            r = estimate_depth(path, model, threads=threads, backend=backend)
+            r = estimate_depth(path, model, threads=threads, backend=used)
         except DepthkitError as e:
             records.append({"name": path.name, "path": str(path), "error": str(e)})
             continue
@@ -149,8 +151,8 @@ def analyse_images(paths: Any, model: Any, out_dir: str | os.PathLike, *, backen
                         "net_height": r.net_size[1], "seconds": r.seconds, "stats": map_stats(r.inverse_depth),
                         "map": map_file})
     results = {"weights": _weights_record(getattr(model, "weights_info", None)),
-               "threads": int(threads or torch.get_num_threads()), "backend": backend or f"{DEFAULT_BACKEND} (default)",
-               "images": records}
+               "threads": int(threads or torch.get_num_threads()),
+               "backend": used if backend else f"{used} (chosen by {DEFAULT_BACKEND!r})", "images": records}
     write_file(out / _RESULTS, json.dumps(results, indent=1).encode("utf-8"), suffixes=(".json",),
                writer="analyse_images")
     return results
@@ -239,7 +241,7 @@ def make_report(images_dir: str | os.PathLike, out: str | os.PathLike = "report.
         out: the HTML file to write (parent folders are created).
         weights: ``"auto"``, ``"pretrained"``, ``"random"`` or a checkpoint path (see :func:`depthkit.load_model`).
         threads: torch CPU threads (``None``: torch's default).
-        backend: inference backend (``None``: the default, plain fp32 PyTorch; see :mod:`depthkit.backends`).
+        backend: inference backend (``None``: the default, ``"auto"``; see :mod:`depthkit.backend_choice`).
         cmap: matplotlib colour map of the heat maps (near = bright for "inferno").
         max_images: only the first this many images (sorted by name); ``None``: all.
         show_code: include the notebook's code cells in the HTML.

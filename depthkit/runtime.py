@@ -26,7 +26,7 @@ from typing import Any
 from .checks import check_int, check_positive_int
 from .errors import InputError
 
-__all__ = ["CpuFeatures", "Timing", "cpu_features", "num_threads", "parse_cpuinfo", "time_call"]
+__all__ = ["CpuFeatures", "Timing", "cpu_features", "num_threads", "parse_cpuinfo", "time_call", "time_interleaved"]
 
 
 # ------------------------------------------------------------------------------------------------- threads
@@ -297,3 +297,42 @@ def time_call(fn: Callable[..., Any], *args: Any, warmup: int = 2, repeats: int 
         if budget_s is not None and len(times) >= min(3, repeats) and sum(times) > budget_s:
             break
     return Timing(tuple(times), warmup)
+
+
+def time_interleaved(fns: dict[str, Callable[..., Any]], *args: Any, warmup: int = 2, repeats: int = 7,
+                     **kwargs: Any) -> dict[str, Timing]:
+    """Time several callables on the same arguments in turns (round robin), so that they share the same conditions.
+
+    One repeat runs every function once, in order. A burst of load from another program then slows each of them
+    in some repeats instead of ruining one function's measurement, which makes ratios of their medians fair on a
+    shared machine.
+
+    Args:
+        fns: name -> callable.
+        *args: passed to every call.
+        warmup: untimed rounds first (>= 0).
+        repeats: timed rounds (>= 1).
+        **kwargs: passed to every call.
+
+    Returns:
+        name -> :class:`Timing` (``repeats`` times each), in the order of ``fns``.
+
+    Example:
+        >>> t = time_interleaved({"short": sum, "long": sorted}, range(100), warmup=1, repeats=3)
+        >>> list(t), t["short"].n
+        (['short', 'long'], 3)
+    """
+    for name, fn in fns.items():
+        if not callable(fn):
+            raise InputError(f"time_interleaved needs callables, but {name!r} is a {type(fn).__name__} object; "
+                             "pass the function, not its result.")
+    warmup = check_int(warmup, "warmup", minimum=0)
+    repeats = check_int(repeats, "repeats", minimum=1)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for round_ in range(warmup + repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(*args, **kwargs)
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return {name: Timing(tuple(t), warmup) for name, t in times.items()}

@@ -14,6 +14,9 @@ from trained_checkpoint import trained_torch_home, trained_weights  # noqa: F401
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "tests" / "data" / "midas_v21_small_256.state_dict.json"  # vendored key/shape manifest
 _TEST_TORCH_HOME = tempfile.mkdtemp(prefix="depthkit-test-torch-home-")
+# Exported / quantised models and the backend choice: one fresh folder per test session, shared with the lesson
+# kernels and CLI subprocesses the tests start (they inherit the environment), never the user's ~/.cache/depthkit.
+os.environ["DEPTHKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="depthkit-test-cache-")
 
 
 @pytest.fixture(autouse=True)

@@ -165,3 +165,131 @@ def test_predict_refuses_unreadable_inputs_before_loading_the_model(tmp_path, ca
     assert len(errors) == 3 and all(line.startswith("depthkit: error: ") for line in errors)
     assert all(name in line for name, line in zip(("empty.jpg", "folder.jpg", "pipe.jpg"), errors, strict=True))
     assert "weights:" not in captured.out and not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------------------------------- --model NAME
+@pytest.fixture(scope="module")
+def dav2_checkpoint(tmp_path_factory):
+    """(Depth Anything V2 Small network, its checkpoint in the official layout as depth_anything_v2_vits.pth)."""
+    import torch
+    from official_layout import load_official
+
+    from depthkit.depth_anything import DepthAnythingV2Small
+
+    net, state = load_official(DepthAnythingV2Small, "depth_anything_v2_vits", seed=6)
+    path = tmp_path_factory.mktemp("dav2") / "depth_anything_v2_vits.pth"
+    torch.save(state, path)
+    return net, path
+
+
+def test_weights_info_names_the_model_its_cache_and_commands(torch_home, capsys):
+    assert main(["weights", "info", "--model", "dpt_hybrid"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "model: dpt_hybrid (MiDaS v3.0 DPT-Hybrid; MiDaS v3.0 DPT-Hybrid weights and code: MIT licence (Intel ISL, "
+        "github.com/isl-org/MiDaS))",
+        "official checkpoint: https://github.com/isl-org/MiDaS/releases/download/v3/dpt_hybrid_384.pt",
+        f"cache: {torch_home / 'dpt_hybrid_384.pt'}",
+        "present: no — run `python -m depthkit weights download --model dpt_hybrid` (internet) or "
+        "`python -m depthkit weights install FILE --model dpt_hybrid`",
+    ]
+
+
+def test_weights_install_and_info_per_model(torch_home, dav2_checkpoint, capsys):
+    from depthkit.weights import sha256_file
+
+    _, path = dav2_checkpoint
+    assert main(["weights", "install", str(path), "--model", "depth_anything_v2_small"]) == 0
+    assert capsys.readouterr().out == f"verified and cached: {torch_home / 'depth_anything_v2_vits.pth'}\n"
+    assert main(["weights", "info", "--model", "depth_anything_v2_small"]) == 0
+    out = capsys.readouterr().out
+    assert f"sha256 {sha256_file(path)}, unchanged since it was verified" in out and "Apache-2.0" in out
+    assert main(["weights", "info"]) == 0  # MiDaS_small's cache is another file, still empty
+    assert "present: no" in capsys.readouterr().out
+    assert main(["weights", "install", "--model", "dpt_hybrid"]) == 2  # the command it names is one that parses
+    assert capsys.readouterr().err == ("depthkit: error: weights install needs the checkpoint file: python -m "
+                                       "depthkit weights install FILE --model dpt_hybrid.\n")
+    assert main(["weights", "install", str(path)]) == 2  # without --model: the file is not MiDaS_small's
+    assert "is a Depth Anything V2 Small checkpoint, not a MiDaS_small one; load it with " \
+           "model='depth_anything_v2_small'" in capsys.readouterr().err
+
+
+def test_weights_download_uses_the_models_url(torch_home, dav2_checkpoint, capsys, monkeypatch):
+    asked = []
+
+    def chunks(url, timeout, progress, model):
+        asked.append(url)
+        yield dav2_checkpoint[1].read_bytes()
+
+    monkeypatch.setattr("depthkit.weights._url_chunks", chunks)
+    assert main(["weights", "download", "--model", "depth_anything_v2_small"]) == 0
+    assert asked == ["https://huggingface.co/depth-anything/Depth-Anything-V2-Small/resolve/main/"
+                     "depth_anything_v2_vits.pth"]
+    assert (torch_home / "depth_anything_v2_vits.pth").is_file()
+
+
+def test_predict_runs_the_chosen_model_with_a_checkpoint_path(tmp_path, dav2_checkpoint, capsys):
+    import torch
+
+    from depthkit import depth_anything
+    from depthkit.model_registry import prepare
+    from depthkit.weights import sha256_file
+
+    net, path = dav2_checkpoint
+    photo = np.random.default_rng(4).integers(0, 256, (30, 30, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "square.png")
+    out = tmp_path / "out"
+    code = main(["predict", str(tmp_path / "square.png"), "--out", str(out), "--model", "depth_anything_v2_small",
+                 "--weights", str(path)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "UNTRAINED" not in captured.err
+    assert captured.out.splitlines()[-1] == (f"weights: Depth Anything V2 Small weights from {path} "
+                                             f"(sha256 {sha256_file(path)[:12]}…)")
+    got = np.load(out / "square_inverse_depth.npy")
+    with torch.inference_mode():  # the network's own 518 x 518 input and bilinear upsampling
+        want = depth_anything.upsample(net(prepare(photo, "depth_anything_v2_small")), (30, 30))[0].numpy()
+    assert got.shape == (30, 30) and want.std() > 0
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * float(np.abs(want).max()))
+
+
+@pytest.mark.parametrize("argv", [["weights", "info", "--model", "dpt_large"],
+                                  ["predict", "photo.jpg", "--out", "o", "--model", "dpt_large"]])
+def test_an_unknown_model_is_one_sentence_listing_the_choices(argv, capsys, monkeypatch):
+    import depthkit.weights
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("nothing is loaded for an unknown model")
+
+    monkeypatch.setattr(depthkit.weights, "load_model", no_model)
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ("depthkit: error: --model must be 'midas_small', 'dpt_hybrid' or "
+                                       "'depth_anything_v2_small', got 'dpt_large'.\n")
+
+
+@pytest.mark.parametrize("command", ["predict", "weights"])
+def test_help_lists_the_registrys_models(command, capsys):
+    from depthkit.model_registry import DEFAULT_MODEL, model_names
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"--model NAME network: {DEFAULT_MODEL} (default), " in text
+    assert all(name in text for name in model_names())
+
+
+def test_backends_prints_the_cpu_the_table_and_the_choice(capsys):
+    import depthkit as dk
+
+    assert main(["backends", "--weights", "random"]) == 0
+    out = capsys.readouterr().out
+    choice = dk.backend_choice.choose_backend(dk.load_model("random"))  # what the command measured and cached
+    assert f"CPU: {dk.runtime.cpu_features()}" in out
+    assert "installed backends: eager, onnx, openvino, bf16, int8" in out
+    assert "| backend | median ms (256x256) | speed-up vs eager | min Pearson r | max rel err | status |" in out
+    assert f"Chosen: **{choice.backend}**" in out and "| eager |" in out
+    assert "UNTRAINED random weights" in out  # the weights the numbers belong to
+    assert main(["backends", "--weights", "random", "--all"]) == 0
+    table = capsys.readouterr().out
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "backend" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == ["eager", "onnx", "openvino", "bf16", "int8"]
+    assert "not checked" not in table  # --all measures every backend's agreement

@@ -34,6 +34,9 @@ LAYERS = {
     "depthkit.weights": CORE,
     "depthkit.inference": CORE,
     "depthkit.backends": CORE,
+    "depthkit.artifact_cache": CORE,  # exported / quantised models and the backend choice, cached on disk
+    "depthkit.quantization": CORE,  # int8 post-training quantisation (NNCF), calibrated on the bundled photos
+    "depthkit.backend_choice": CORE,  # backend="auto": measured once per machine and weights
     "depthkit.video": CORE,  # reading/writing video files, temporal stabilisation of depth maps (arrays only)
     # arrays in, arrays out: pictures, effects, training losses, evaluation, data (bundled photos, synthetic scenes)
     "depthkit.viz": ANALYSIS,
@@ -42,7 +45,7 @@ LAYERS = {
     "depthkit.metrics": ANALYSIS,
     "depthkit.calibration": ANALYSIS,
     "depthkit.synthetic": ANALYSIS,
-    "depthkit.samples": ANALYSIS,  # the bundled photos are data (read with io); demos that use them are TOP
+    "depthkit.samples": CORE,  # the bundled photos are data (read with io; int8 calibrates on them); demos are TOP
     "depthkit.tutorial_snippet": ANALYSIS,
     # measuring and experimenting
     "depthkit.bench": MEASURE,

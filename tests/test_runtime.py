@@ -99,3 +99,13 @@ def test_time_call_counts_calls_and_checks_arguments():
     assert len(calls) == 5 and t.n == 3 and t.warmup == 2
     with pytest.raises(InputError, match="warmup must be an integer >= 0"):
         time_call(calls.append, 1, warmup=-1)
+
+
+def test_time_interleaved_runs_in_turns():
+    order = []
+    timings = runtime.time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+                                       warmup=1, repeats=3)
+    assert order == ["a", "b"] * 4  # one warm-up round, then three timed rounds, each function once per round
+    assert list(timings) == ["a", "b"] and timings["a"].n == 3 and timings["a"].warmup == 1
+    with pytest.raises(InputError, match="'b' is a int object; pass the function, not its result"):
+        runtime.time_interleaved({"a": sum, "b": 3})
