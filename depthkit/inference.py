@@ -1,9 +1,15 @@
-"""Run MiDaS_small on photos: preprocess, forward, upsample back to the photo's resolution.
+"""Run a depth network on photos: preprocess, forward, upsample back to the photo's resolution.
 
-The network's raw output is (N, h, w) at the input tensor's size (e.g. 256x192 for a 640x480 photo). Like the
-official ``run.py``, :func:`estimate_depth` resizes it to the photo's size with bicubic interpolation
-(``align_corners=False``). The values are *relative inverse depth*: larger = nearer, unknown scale and shift, no
-unit. Bicubic interpolation may overshoot slightly below 0 next to sharp edges, as in the official code.
+Each network brings its own preprocessing and upsampling from :mod:`depthkit.model_registry`. For MiDaS_small the
+raw output is (N, h, w) at the input tensor's size (e.g. 256x192 for a 640x480 photo), and, like the official
+``run.py``, :func:`estimate_depth` resizes it to the photo's size with bicubic interpolation
+(``align_corners=False``); Depth Anything V2 is upsampled bilinearly, as its ``infer_image``. The values are
+*relative inverse depth*: larger = nearer, unknown scale and shift, no unit. Bicubic interpolation may overshoot
+slightly below 0 next to sharp edges, as in the official code.
+
+The forward pass runs on the backend ``backend=`` names; the default ``"auto"`` is the fastest backend that agrees
+with fp32 on this machine for these weights (:mod:`depthkit.backend_choice`), and every :class:`DepthResult`
+names the one used.
 """
 
 from __future__ import annotations

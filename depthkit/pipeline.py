@@ -26,7 +26,8 @@ def photo_to_png(data: Any, model: torch.nn.Module, *, backend: str = DEFAULT_BA
     Args:
         data: encoded image bytes (e.g. an upload), or anything :func:`depthkit.estimate_depth` accepts.
         model: a model from :func:`depthkit.load_model`.
-        backend: inference backend (default ``"eager"``: plain fp32 PyTorch; see :mod:`depthkit.backends`).
+        backend: inference backend (default ``"auto"``: the fastest that agrees with fp32 here, see
+            :mod:`depthkit.backend_choice`; ``"eager"`` is plain fp32 PyTorch).
         cmap: matplotlib colour map of the heat map (near = bright with the default ``"inferno"``).
 
     Returns:

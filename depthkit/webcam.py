@@ -107,13 +107,13 @@ class WebcamDepth:
         Raises:
             DepthkitError: the frame is not a readable image (one sentence).
         """
-        from .io import encode_png, read_image
-        from .viz import colorize
+        from .io import read_image
+        from .viz import heatmap_png
 
         t0 = time.perf_counter()
         photo = read_image(frame, max_size=self.max_side)
         stable = self.stabilizer.update(self._inverse_depth(photo))
-        png = encode_png(colorize(stable, cmap=self.cmap, vrange=(0.0, 1.0)))
+        png = heatmap_png(stable, cmap=self.cmap, vrange=(0.0, 1.0))  # decodes to colorize(stable, ...) exactly
         self.last_map, self.frames = stable, self.frames + 1
         self.seconds = time.perf_counter() - t0
         return png

@@ -25,8 +25,8 @@ def jpeg(seed: int = 0) -> bytes:
 
 def png_array(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as im:
-        assert im.format == "PNG"
-        return np.asarray(im)
+        assert im.format == "PNG" and im.mode == "P"  # a paletted heat map: one byte per pixel
+        return np.asarray(im.convert("RGB"))
 
 
 class AffineCopies:
