@@ -36,7 +36,7 @@ from .artifact_cache import artifact_dir, build_once
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["INT8_FILE", "calibration_inputs", "int8_model", "quantize_int8"]
+__all__ = ["INT8_FILE", "calibration_inputs", "int8_model", "quantize_onnx_int8"]
 
 #: File name of the quantised OpenVINO model inside its cache folder (with a ``.bin`` beside it).
 INT8_FILE = "midas_small_int8.xml"
@@ -63,7 +63,7 @@ def calibration_inputs(prepare: Callable[[np.ndarray], np.ndarray] | None = None
     return [prepare(load_sample(name))[None] for name in list_samples()]
 
 
-def quantize_int8(onnx_path: str | Path, out_xml: str | Path, inputs: Sequence[np.ndarray]) -> Path:
+def quantize_onnx_int8(onnx_path: str | Path, out_xml: str | Path, inputs: Sequence[np.ndarray]) -> Path:
     """Quantise an ONNX graph of the network to int8 with NNCF and save it as an OpenVINO model.
 
     Args:
@@ -74,6 +74,8 @@ def quantize_int8(onnx_path: str | Path, out_xml: str | Path, inputs: Sequence[n
     Returns:
         ``out_xml`` as a :class:`~pathlib.Path`.
     """
+    # NNCF imports torch's C++-extension helper, which logs "No CUDA runtime is found" on every CPU machine
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     import nncf
     import openvino as ov
 
@@ -98,7 +100,7 @@ def int8_model(model: torch.nn.Module, onnx_path: Callable[[], str]) -> Path:
     folder = artifact_dir(model, type(model).__name__ + "-int8")
 
     def build(tmp: Path) -> None:
-        quantize_int8(onnx_path(), tmp / INT8_FILE, calibration_inputs())
+        quantize_onnx_int8(onnx_path(), tmp / INT8_FILE, calibration_inputs())
 
     message = ("Quantising MiDaS_small to int8 (NNCF, calibrated on the bundled photos); once per machine and "
                f"weights, about 10 s. Cached in {folder.parent}.")

@@ -145,3 +145,92 @@ def test_bf16_fact_holds_in_torch():
 
     info = torch.finfo(torch.bfloat16)
     assert info.bits == 16 and info.eps == 2.0**-7  # 7 stored fraction bits, 8 bits of precision
+
+
+# ----------------------------------------------------------------------------------------- int8 from scratch
+def solution_quantize_int8(x):
+    scale = np.abs(x).max() / 127
+    q = np.clip(np.round(x / scale), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def test_reference_quantize_int8_values_and_round_trip():
+    x = np.array([[-2.0, 0.5], [1.2, 0.0]])
+    q, scale = lesson05.reference_quantize_int8(x)
+    assert q.dtype == np.int8 and q.shape == (2, 2)
+    assert q.tolist() == [[-127, 32], [76, 0]] and scale == pytest.approx(2.0 / 127)
+    x = np.random.default_rng(0).normal(0, 3, 1000)
+    q, scale = lesson05.reference_quantize_int8(x)
+    assert np.abs(q.astype(float) * scale - x).max() <= scale / 2 + 1e-12
+    assert int(np.abs(q).max()) == 127  # the largest magnitude lands on the last level
+
+
+def test_quantize_int8_solution_passes_and_blank_fails():
+    passed, line = _line(lesson05.check_quantize_int8, solution_quantize_int8)
+    assert passed and line.startswith("✔ "), line
+
+    def quantize_int8(x):
+        ...
+
+    assert _line(lesson05.check_quantize_int8, quantize_int8) == (False, "✗ Not yet: " + BLANK_HINT)
+
+
+def test_quantize_int8_torch_solution_passes():
+    import torch
+
+    def quantize_int8(x):
+        t = torch.from_numpy(x)
+        scale = float(t.abs().max()) / 127
+        return torch.clamp(torch.round(t / scale), -127, 127).to(torch.int8), scale
+
+    assert _line(lesson05.check_quantize_int8, quantize_int8)[0]
+
+
+def _q(x, scale, rounding=np.round):
+    return np.clip(rounding(x / scale), -127, 127).astype(np.int8)
+
+
+@pytest.mark.parametrize(("fn", "phrase"), [
+    (lambda x: (_q(x, x.max() / 127), x.max() / 127), "ABSOLUTE value"),
+    (lambda x: (_q(x, np.abs(x).max() / 128), np.abs(x).max() / 128), "not 128"),
+    (lambda x: (_q(x, np.ptp(x) / 255), np.ptp(x) / 255), "asymmetric"),
+    (lambda x: ((x / (np.abs(x).max() / 127)).astype(np.int8), np.abs(x).max() / 127), "cuts the fraction off"),
+    (lambda x: (_q(x, np.abs(x).max() / 127, np.floor), np.abs(x).max() / 127), "not down (np.floor)"),
+    (lambda x: (solution_quantize_int8(x)[0] * solution_quantize_int8(x)[1], solution_quantize_int8(x)[1]),
+     "not the dequantised"),
+    (lambda x: solution_quantize_int8(x)[::-1], "in this order"),
+    (lambda x: (np.round(x / (np.abs(x).max() / 127)), np.abs(x).max() / 127), "dtype float64"),
+    (lambda x: (solution_quantize_int8(x)[0].tolist(), solution_quantize_int8(x)[1]), "numpy array"),
+    (lambda x: solution_quantize_int8(x)[0], "should return 2 values"),
+    (lambda x: (_q(x, np.abs(x).max() / 100), np.abs(x).max() / 100), "differ from the expected"),
+])
+def test_quantize_int8_mistakes(fn, phrase):
+    passed, line = _line(lesson05.check_quantize_int8, fn)
+    assert not passed and line.startswith("✗ Not yet: ") and phrase in line, line
+
+
+def test_quantize_int8_wrong_scale_with_right_q_fails():
+    # the right int8 values with a wrong step would break the round trip q * scale ≈ x: the scale is compared too
+    def lying_scale(x):
+        q, scale = solution_quantize_int8(x)
+        return q, scale * 1.5
+
+    passed, line = _line(lesson05.check_quantize_int8, lying_scale)
+    assert not passed and "value 2 returned by quantize_int8" in line, line
+
+
+# ------------------------------------------------------------------------------------ levels left by an outlier
+def test_outlier_levels_reference():
+    assert lesson05.outlier_levels() == 3  # scale 100/127: values in [-1, 1] land on -1, 0, 1
+    assert lesson05.outlier_levels(1.0, 1.0) == 255  # without the outlier every level is in use
+    assert lesson05.outlier_levels(1.0, 10.0) == 2 * 13 + 1  # 1 / (10 / 127) = 12.7 -> 13
+
+
+def test_outlier_levels_right_blank_and_mistakes():
+    assert _line(lesson05.check_outlier_levels, 3)[0]
+    assert _line(lesson05.check_outlier_levels, ...) == (False, "✗ Not yet: " + BLANK_HINT)
+    for answer, phrase in [(255, "outlier sets the scale"), (256, "256 codes"), (2, "zero level"),
+                           (1, "extremes keep"), (1.27, "1 / scale"), (0.7874, "the step itself"),
+                           (5, "compute scale = 100 / 127"), ("three", "a number")]:
+        passed, line = _line(lesson05.check_outlier_levels, answer)
+        assert not passed and line.startswith("✗ Not yet: ") and phrase in line, (answer, line)

@@ -60,7 +60,7 @@ def test_other_weights_are_quantised_anew(trained, monkeypatch, capsys):
         made.append((onnx_path, [x.shape for x in inputs]))
         out_xml.write_text("<net/>")
 
-    monkeypatch.setattr(Q, "quantize_int8", fake_quantize)
+    monkeypatch.setattr(Q, "quantize_onnx_int8", fake_quantize)
     fitted = dk.load_model(trained.weights_info.path)
     with torch.no_grad():
         fitted.scratch.output_conv[4].bias.add_(0.5)  # a fine-tuning step, in effect

@@ -1,8 +1,9 @@
 """Checks for lesson 05 · Benchmarking (see :mod:`depthkit.exercises` for the protocol).
 
 The from-scratch checks compare the student's function with depthkit's own (:func:`depthkit.bench.fp32_floor_seconds`,
-the median of :class:`depthkit.runtime.Timing`, :func:`depthkit.backends.agreement`) on seeded random input; no check
-measures anything, so they pass or fail the same way on every CPU and with any weights.
+the median of :class:`depthkit.runtime.Timing`, :func:`depthkit.backends.agreement`, :func:`reference_quantize_int8`)
+on seeded random input; no check measures anything, so they pass or fail the same way on every CPU and with any
+weights.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import numpy as np
 from ..backends import agreement
 from ..bench import fp32_floor_seconds
 from ..runtime import Timing
-from . import Mistake, check_value, choice_check, compare_function, exercise_check
+from . import Mistake, NotYet, call_student, check_value, choice_check, compare_function, exercise_check
 
-__all__ = ["check_agreement", "check_bf16_bits", "check_reference_ms", "check_reference_not_bound", "check_speedup"]
+__all__ = ["check_agreement", "check_bf16_bits", "check_outlier_levels", "check_quantize_int8", "check_reference_ms",
+           "check_reference_not_bound", "check_speedup", "reference_quantize_int8"]
 
 
 # ------------------------------------------------------------------------------------ exercise 1: the reference time
@@ -175,3 +177,114 @@ def check_bf16_bits(answer: Any) -> str:
                 wrong="count the bits of the significand: the stored fraction bits plus the implicit leading 1.")
     return ("bf16 has 8 bits of precision (7 stored + the implicit 1): about 2–3 significant decimal digits, so "
             "its output must be checked for agreement.")
+
+
+# ------------------------------------------------------------------------- exercise 6: symmetric int8 from scratch
+def reference_quantize_int8(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Symmetric per-tensor int8 quantisation: ``scale = max|x| / 127``, ``q = clip(round(x / scale), -127, 127)``.
+
+    Args:
+        x: float array of any shape, not all zero.
+
+    Returns:
+        (q, scale): ``q`` int8 of ``x``'s shape, and the step ``scale`` (a float, in the units of ``x``);
+        ``q * scale`` is within ``scale / 2`` of ``x``.
+
+    Example:
+        >>> q, scale = reference_quantize_int8(np.array([-2.0, 0.5, 1.2]))
+        >>> q.tolist(), round(scale * 127, 6)
+        ([-127, 32, 76], 2.0)
+    """
+    scale = float(np.abs(x).max()) / 127
+    return np.clip(np.round(x / scale), -127, 127).astype(np.int8), scale
+
+
+def _activation_inputs(rng: np.random.Generator) -> tuple[np.ndarray]:
+    """Activation-like float64 values; the largest magnitude is sometimes negative (max|x| differs from max x)."""
+    shape = (int(rng.integers(3, 9)), int(rng.integers(5, 20)))
+    x = rng.normal(0.0, rng.uniform(0.1, 5.0), shape) + rng.uniform(-1.0, 1.0)
+    return (x if rng.random() < 0.5 else -x,)
+
+
+def _q(values: np.ndarray, scale: float, rounding=np.round) -> np.ndarray:
+    return np.clip(rounding(values / scale), -127, 127).astype(np.int8)
+
+
+_QUANTIZE_MISTAKES = [
+    Mistake("use the largest ABSOLUTE value: np.abs(x).max(); here the most negative value is farther from 0 than "
+            "the largest, and it must fit in -127 too.", lambda x: (_q(x, x.max() / 127), float(x.max() / 127))),
+    Mistake("symmetric int8 uses the levels -127..127, so scale = max|x| / 127 (not 128: +128 does not exist).",
+            lambda x: (_q(x, np.abs(x).max() / 128), float(np.abs(x).max() / 128))),
+    Mistake("that is the asymmetric (min-max) step over 256 levels; this exercise is symmetric: "
+            "scale = max|x| / 127 and no zero point.", lambda x: (_q(x, np.ptp(x) / 255), float(np.ptp(x) / 255))),
+    Mistake("round to the nearest level before converting: .astype(np.int8) alone cuts the fraction off "
+            "(towards zero).", lambda x: (_q(x, np.abs(x).max() / 127, np.trunc), float(np.abs(x).max() / 127))),
+    Mistake("round to the nearest level (np.round), not down (np.floor).",
+            lambda x: (_q(x, np.abs(x).max() / 127, np.floor), float(np.abs(x).max() / 127))),
+    Mistake("return the int8 values q, not the dequantised q * scale.",
+            lambda x: (reference_quantize_int8(x)[0] * reference_quantize_int8(x)[1], reference_quantize_int8(x)[1])),
+    Mistake("return (q, scale) in this order: the int8 array first, then the step.",
+            lambda x: (reference_quantize_int8(x)[1], reference_quantize_int8(x)[0])),
+]
+
+
+def _int8_array(q: Any) -> np.ndarray:
+    """The student's q as a numpy int8 array (torch tensors too), or NotYet with a hint about its type."""
+    if hasattr(q, "detach"):
+        q = q.detach().cpu().numpy()
+    if not isinstance(q, np.ndarray):
+        raise NotYet(f"q should be a numpy array, got a {type(q).__name__}.")
+    if q.dtype != np.int8:
+        raise NotYet(f"q has dtype {q.dtype}; int8 is the point of the exercise: return q.astype(np.int8) "
+                     "(after rounding and clipping).")
+    return q
+
+
+@exercise_check
+def check_quantize_int8(student_fn: Any) -> str:
+    """Exercise 6: ``quantize_int8(x) -> (q, scale)`` against :func:`reference_quantize_int8`, q of dtype int8."""
+    compare_function(student_fn, reference_quantize_int8, _activation_inputs, trials=6, seed=9, rtol=1e-9, atol=0.0,
+                     mistakes=_QUANTIZE_MISTAKES, name="quantize_int8")
+    rng = np.random.default_rng(10)
+    for _ in range(3):
+        (x,) = _activation_inputs(rng)
+        q, scale = call_student(student_fn, x, name="quantize_int8")
+        error = float(np.abs(_int8_array(q).astype(np.float64) * float(scale) - x).max())
+        if error > float(scale) / 2 * (1 + 1e-9):
+            raise NotYet(f"q * scale is up to {error:.3g} away from x, more than half a step ({float(scale) / 2:.3g}).")
+    return ("your int8 values and scale match symmetric per-tensor quantisation, and q * scale is within half a step "
+            "of x.")
+
+
+# ------------------------------------------------------------------- exercise 7: how many levels an outlier leaves
+#: Exercise 7's numbers: ordinary activations in [-ORDINARY, ORDINARY] and one outlier of magnitude OUTLIER.
+ORDINARY, OUTLIER = 1.0, 100.0
+
+
+def outlier_levels(ordinary: float = ORDINARY, outlier: float = OUTLIER) -> int:
+    """Distinct int8 levels the values in [-ordinary, ordinary] use when one outlier sets the symmetric scale."""
+    scale = max(ordinary, outlier) / 127
+    return 2 * int(np.round(ordinary / scale)) + 1
+
+
+@exercise_check
+def check_outlier_levels(answer: Any) -> str:
+    """Exercise 7: the int8 levels left to values in [-1, 1] when one value of 100 sets the scale (3: -1, 0, 1)."""
+    scale = OUTLIER / 127
+    mistakes = [
+        Mistake("255 is how many levels symmetric int8 has (-127..127), but the outlier sets the scale, and the "
+                "ordinary values cover only a small part of that range.", 255),
+        Mistake("int8 has 256 codes, but the outlier sets the scale, and the ordinary values cover only a small "
+                "part of that range.", 256),
+        Mistake("count the zero level too: round(x / scale) for x in [-1, 1] gives -1, 0 or 1.", 2),
+        Mistake("x = ±1 is ±1.27 steps, which rounds to ±1, not to 0: the extremes keep their own levels.", 1),
+        Mistake("that is 1 / scale, the number of steps from 0 to 1 before rounding; count the whole numbers "
+                "round(x / scale) can take for x in [-1, 1].", 1 / scale),
+        Mistake("that is the step itself (scale = 100 / 127); the question asks how many levels the values in "
+                "[-1, 1] can land on.", scale),
+    ]
+    check_value(answer, outlier_levels(), rtol=1e-3, atol=0.0, mistakes=mistakes, name="levels",
+                wrong="compute scale = 100 / 127, then the whole numbers round(x / scale) can be for x in [-1, 1], "
+                      "and count them.")
+    return ("3 levels (-1, 0, 1) out of 255: one outlier stretched the step to 0.79, and every ordinary value is "
+            "rounded to 0 or ±0.79 — this is why a network with outlier activations quantises badly.")
