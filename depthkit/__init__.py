@@ -22,7 +22,7 @@ _LAZY_ATTRS = {
     "MidasSmall": "model",
     "load_model": "weights",
     "resolve_weights": "weights",
-    "prepare": "transforms",
+    "prepare": "model_registry",
     "estimate_depth": "inference",
     "DepthResult": "inference",
     "read_image": "io",

@@ -161,6 +161,20 @@ class DepthAnythingV2Small(nn.Module):
         24785089
     """
 
+    #: What :func:`depthkit.dpt_decoder.layer_shapes` reports: (module name, "output"/"input", what it is).
+    STAGES = (
+        ("pretrained.patch_embed.proj", "output", "14x14 conv, stride 14: one 384-d embedding per patch"),
+        ("pretrained.blocks.0", "input", "tokens: class token + patches"),
+        *((f"pretrained.blocks.{i}", "output", f"transformer block {i} (hooked)") for i in INTERMEDIATE_LAYERS),
+        *((f"depth_head.resize_layers.{i}", "output", f"reassemble ({how}) -> map {i + 1}")
+          for i, how in enumerate(("x4 transposed conv", "x2 transposed conv", "as is", "stride-2 conv"))),
+        *((f"depth_head.scratch.layer{i}_rn", "output", f"map {i} projected to 64 channels") for i in range(1, 5)),
+        *((f"depth_head.scratch.refinenet{i}", "output", "fusion block (coarse to fine)") for i in range(4, 0, -1)),
+        ("depth_head.scratch.output_conv1", "output", "head: 3x3 conv to 32 channels"),
+        ("depth_head.scratch.output_conv2", "output", "head: bilinear to the input size, convs, ReLU"),
+        ("", "output", "inverse depth"),
+    )
+
     def __init__(self):
         super().__init__()
         self.pretrained = _dinov2_vits14()

@@ -13,7 +13,9 @@ ones, so the official checkpoints load with ``strict=True``:
   (:class:`depthkit.model.FeatureFusionBlock` with ``expand=False``, i.e. DPT's ``FeatureFusionBlock_custom``,
   upsampling to the size of the next finer map), run coarse to fine;
 * :func:`check_input`: the one input rule for the transformer models (a float (N, 3, H, W) tensor, H and W
-  multiples of the model's stride).
+  multiples of the model's stride);
+* :func:`layer_shapes`: the shapes flowing through a DPT network, stage by stage (each network lists its stages
+  in ``STAGES``), cheap on the meta device. MiDaS_small's counterpart is :func:`depthkit.model.layer_shapes`.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .checks import check_positive_int
 from .errors import InputError
 from .model import FeatureFusionBlock
 
-__all__ = ["ProjectReadout", "check_input", "embed_tokens", "fuse", "make_scratch", "run_blocks"]
+__all__ = ["ProjectReadout", "check_input", "embed_tokens", "fuse", "layer_shapes", "make_scratch", "run_blocks"]
 
 
 def check_input(x: torch.Tensor, model: str, multiple: int, prepare: str) -> None:
@@ -136,3 +139,54 @@ def fuse(scratch: nn.Module, maps: Sequence[torch.Tensor]) -> torch.Tensor:
     path = scratch.refinenet3(path, rn[2], size=rn[1].shape[-2:])
     path = scratch.refinenet2(path, rn[1], size=rn[0].shape[-2:])
     return scratch.refinenet1(path, rn[0])
+
+
+def layer_shapes(network: nn.Module, height: int, width: int) -> list[tuple[str, str, tuple[int, ...]]]:
+    """The shapes flowing through a DPT network (DPT-Hybrid, Depth Anything V2) for one (1, 3, height, width) input.
+
+    Forward hooks record the output (or, where ``STAGES`` says ``"input"``, the input) of each stage the network
+    lists in its ``STAGES``: patch embedding, tokens, the hooked transformer blocks, the four reassembled maps, the
+    projections, the fusion blocks and the head. On the meta device (``with torch.device("meta"): net = ...``) this
+    takes well under a second and no memory: only shapes are computed, no numbers.
+
+    Args:
+        network: a :class:`~depthkit.dpt_hybrid.DPTHybrid` or :class:`~depthkit.depth_anything.DepthAnythingV2Small`
+            (any device, including ``"meta"``).
+        height: input height in pixels (a multiple of the model's stride: 32 for DPT-Hybrid, 14 for DA-V2).
+        width: input width in pixels (likewise).
+
+    Returns:
+        ``[(module name, what it is, shape), ...]`` in the order data flows; tokens are (N, 1 + rows*cols, C)
+        with the class token first, maps (N, C, H, W), the output (N, H, W).
+
+    Example:
+        >>> from depthkit.depth_anything import DepthAnythingV2Small
+        >>> with torch.device("meta"):
+        ...     net = DepthAnythingV2Small()
+        >>> [shape for name, _what, shape in layer_shapes(net, 518, 518) if name == "pretrained.blocks.11"]
+        [(1, 1370, 384)]
+    """
+    stages = getattr(network, "STAGES", None)
+    if not isinstance(network, nn.Module) or stages is None:
+        raise InputError(f"layer_shapes needs a DPT network (DPT-Hybrid or Depth Anything V2), got "
+                         f"{type(network).__name__}; for MiDaS_small use depthkit.model.layer_shapes.")
+    height, width = check_positive_int(height, "height"), check_positive_int(width, "width")
+    modules = dict(network.named_modules())
+    shapes: dict[tuple[str, str], tuple[int, ...]] = {}
+
+    def record(key: tuple[str, str], value) -> None:
+        shapes[key] = tuple((value[0] if isinstance(value, (tuple, list)) else value).shape)
+
+    hooks = []
+    for name, kind, _what in stages:
+        if kind == "input":
+            hooks.append(modules[name].register_forward_pre_hook(lambda _m, args, key=(name, kind): record(key, args)))
+        else:
+            hooks.append(modules[name].register_forward_hook(lambda _m, _i, out, key=(name, kind): record(key, out)))
+    try:
+        with torch.inference_mode():
+            network(torch.zeros(1, 3, height, width, device=next(network.parameters()).device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [(name, what, shapes[(name, kind)]) for name, kind, what in stages]

@@ -131,6 +131,25 @@ class DPTHybrid(nn.Module):
         123146985
     """
 
+    _TRUNK = "pretrained.model.patch_embed.backbone"
+    #: What :func:`depthkit.dpt_decoder.layer_shapes` reports: (module name, "output"/"input", what it is).
+    STAGES = (
+        (f"{_TRUNK}.stem", "output", "ResNet-50 stem (7x7 conv, max-pool): stride 4"),
+        (f"{_TRUNK}.stages.0", "output", "ResNet stage 1, stride 4 -> map 1"),
+        (f"{_TRUNK}.stages.1", "output", "ResNet stage 2, stride 8 -> map 2"),
+        (f"{_TRUNK}.stages.2", "output", "ResNet stage 3, stride 16"),
+        ("pretrained.model.patch_embed.proj", "output", "1x1 conv: one 768-d embedding per 16x16 patch"),
+        ("pretrained.model.blocks.0", "input", "tokens: readout (class) token + patches"),
+        ("pretrained.model.blocks.8", "output", "transformer block 8 (hooked)"),
+        ("pretrained.model.blocks.11", "output", "transformer block 11 (hooked)"),
+        ("pretrained.act_postprocess3", "output", "reassemble block 8: stride 16 -> map 3"),
+        ("pretrained.act_postprocess4", "output", "reassemble block 11 + stride-2 conv: stride 32 -> map 4"),
+        *((f"scratch.layer{i}_rn", "output", f"map {i} projected to 256 channels") for i in range(1, 5)),
+        *((f"scratch.refinenet{i}", "output", "fusion block (coarse to fine)") for i in range(4, 0, -1)),
+        ("scratch.output_conv", "output", "head (x2 upsampling): one channel"),
+        ("", "output", "inverse depth"),
+    )
+
     def __init__(self, features: int = 256):
         super().__init__()
         dim = 768

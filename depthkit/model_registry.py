@@ -26,6 +26,7 @@ import numpy as np
 
 from . import depth_anything, dpt_decoder, dpt_hybrid, transforms
 from .checks import check_choice
+from .errors import InputError
 from .model import MidasSmall
 from .model import check_input as check_midas_input
 from .network_resize import upsample_prediction
@@ -153,22 +154,46 @@ def spec_for(network: nn.Module) -> ModelSpec:
     return MODELS[DEFAULT_MODEL]
 
 
-def prepare(image: Any, model: str = DEFAULT_MODEL) -> torch.Tensor:
+def prepare(image: Any, model: str = DEFAULT_MODEL, *, size: int | None = None) -> torch.Tensor:
     """Turn a photo into the input tensor of ``model``, exactly like that model's official transform.
+
+    This is ``depthkit.prepare``. For ``"midas_small"`` it is :func:`depthkit.transforms.prepare` (the same
+    tensor, bit for bit), including its ``size``. The two transformer models have no ``size``: their official
+    transforms fix the target side (384 px "minimal" for DPT-Hybrid, 518 px "lower_bound" for Depth Anything V2,
+    which their position embeddings and training resolution are tied to), so ``size=`` with them is refused in
+    one sentence rather than silently giving an input the official pipeline never makes.
 
     Args:
         image: anything :func:`depthkit.io.read_image` accepts (path, bytes, PIL image, (H, W[, C]) array).
         model: a registry name (see :data:`MODELS`).
+        size: MiDaS_small only: the upper bound in pixels for both sides (``None``: 256, the official value).
 
     Returns:
         (1, 3, h, w) float32 tensor, e.g. for a 480 x 640 photo 192 x 256 (``"midas_small"``), 384 x 512
         (``"dpt_hybrid"``) or 518 x 686 (``"depth_anything_v2_small"``).
+
+    Raises:
+        InputError: for an unknown model name, or ``size`` given with a model other than ``"midas_small"``.
+
+    Example:
+        >>> photo = np.zeros((480, 640, 3), np.uint8)
+        >>> [tuple(prepare(photo, name).shape[2:]) for name in model_names()]
+        [(192, 256), (384, 512), (518, 686)]
+        >>> tuple(prepare(photo, size=128).shape[2:])
+        (96, 128)
     """
     import torch
 
     from .io import read_image
 
     spec = get_spec(model)
+    if spec.name == DEFAULT_MODEL:
+        return transforms.prepare(image, transforms.NET_SIZE if size is None else size)
+    if size is not None:
+        raise InputError(f"size= sets MiDaS_small's input bound and does not apply to {model!r}, whose official "
+                         f"rule fixes the input at about {spec.native_size[0]} px in multiples of {spec.multiple}; "
+                         "leave size out (for another size, build the tensor with "
+                         "depthkit.network_resize.resize_normalize).")
     if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8):
         image = read_image(image)
     return torch.from_numpy(spec.prepare_array(image)).unsqueeze(0)

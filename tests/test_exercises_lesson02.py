@@ -92,3 +92,36 @@ def test_to_depth_mistakes(answer, hint):
 
 def test_to_depth_solution():
     assert ex.check_to_depth.verdict(to_depth).passed
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (..., BLANK_HINT),
+    (37 * 49, "the class token comes in front"),
+    (518 * 686 / 196, "the class token comes in front"),
+    (1 + 37 * 37, "the native 518x518 grid"),
+    (518 * 686 / 14, "divide each SIDE"),
+    (518 * 686, "not one pixel"),
+    (1 + (518 // 16) * (686 // 16), "16-pixel patches"),
+    (1815, "then add the class token"),
+    ("1814", "remove the quotes"),
+])
+def test_token_count_mistakes(answer, hint):
+    _fails_with(ex.check_token_count, answer, hint)
+
+
+def test_token_count_solution_is_what_the_network_sees():
+    import torch
+
+    import depthkit as dk
+    from depthkit.depth_anything import DepthAnythingV2Small
+    from depthkit.dpt_decoder import layer_shapes
+
+    answer = 1 + (518 // 14) * (686 // 14)
+    verdict = ex.check_token_count.verdict(answer)
+    assert verdict.passed and verdict.line == "✔ 37 x 49 = 1813 patch tokens + 1 class token = 1814 tokens."
+    with torch.device("meta"):
+        net = DepthAnythingV2Small()
+    tokens = {name: shape for name, _what, shape in layer_shapes(net, 518, 686)}["pretrained.blocks.0"]
+    assert tokens == (1, answer, 384)
+    photo = np.zeros((480, 640, 3), np.uint8)  # the exercise's 640x480 photo gives this 686x518 input
+    assert dk.prepare(photo, "depth_anything_v2_small").shape == (1, 3, 518, 686)

@@ -95,7 +95,7 @@ def test_predict_and_upsample_shapes(random_model):
 
 def test_top_level_names():
     assert dk.estimate_depth is estimate_depth
-    assert dk.prepare is prepare
+    assert dk.prepare is dk.model_registry.prepare  # per model; MiDaS_small's is transforms.prepare
 
 
 def test_caption_flags_untrained_weights(random_model, photo):

@@ -106,3 +106,42 @@ def test_each_entry_checks_its_own_input_rule(name, good, bad, message):
     with pytest.raises(InputError) as err:  # the network's own forward says the same
         net(torch.zeros(1, 3, *bad, device="meta"))
     assert str(err.value) == message
+
+
+def test_dk_prepare_is_the_registry_prepare_and_midas_small_is_transforms_prepare_bit_for_bit():
+    import depthkit as dk
+
+    assert dk.prepare is model_registry.prepare
+    for hw in ((480, 640), (123, 301), (1080, 1920)):
+        photo = np.random.default_rng(hw[0]).integers(0, 256, size=(*hw, 3), dtype=np.uint8)
+        assert torch.equal(dk.prepare(photo), transforms.prepare(photo))
+        assert torch.equal(dk.prepare(photo, "midas_small"), transforms.prepare(photo))
+
+
+@pytest.mark.parametrize("size,hw", [(128, (96, 128)), (384, (288, 384)), (512, (384, 512)), (256, (192, 256))])
+def test_size_is_midas_smalls_upper_bound_as_in_transforms_prepare(size, hw):
+    import depthkit as dk
+
+    photo = np.random.default_rng(size).integers(0, 256, size=(480, 640, 3), dtype=np.uint8)
+    x = dk.prepare(photo, size=size)
+    assert x.shape == (1, 3, *hw)
+    assert torch.equal(x, transforms.prepare(photo, size))
+
+
+@pytest.mark.parametrize("name,native,multiple", [("dpt_hybrid", 384, 32), ("depth_anything_v2_small", 518, 14)])
+def test_size_with_a_transformer_model_is_one_sentence(name, native, multiple):
+    import depthkit as dk
+
+    photo = np.zeros((48, 64, 3), np.uint8)
+    with pytest.raises(InputError) as err:
+        dk.prepare(photo, name, size=native)
+    assert str(err.value) == (
+        f"size= sets MiDaS_small's input bound and does not apply to {name!r}, whose official rule fixes the input "
+        f"at about {native} px in multiples of {multiple}; leave size out (for another size, build the tensor with "
+        "depthkit.network_resize.resize_normalize).")
+    assert dk.prepare(photo, name, size=None).shape == prepare(photo, name).shape  # None is "not given"
+
+
+def test_prepare_checks_the_model_name_before_anything_else():
+    with pytest.raises(InputError, match="model must be 'midas_small', 'dpt_hybrid' or"):
+        prepare(np.zeros((48, 64, 3), np.uint8), "midas_large", size=256)

@@ -1,5 +1,5 @@
-"""Checks for lesson 02 (inference): the official resize rule, the input normalisation, the checkpoint's size and
-converting inverse depth to depth.
+"""Checks for lesson 02 (inference): the official resize rule, the input normalisation, the checkpoint's size,
+converting inverse depth to depth and counting a vision transformer's tokens.
 
 Each check prints one line (see :mod:`depthkit.exercises`). None of them depends on the model's weights.
 """
@@ -12,7 +12,7 @@ import numpy as np
 
 from . import Mistake, check_value, compare_function, exercise_check
 
-__all__ = ["check_checkpoint_mib", "check_network_size", "check_to_depth", "check_white_pixel_red"]
+__all__ = ["check_checkpoint_mib", "check_network_size", "check_to_depth", "check_token_count", "check_white_pixel_red"]
 
 
 def _network_size(width: int, height: int) -> np.ndarray:
@@ -108,3 +108,28 @@ def check_to_depth(student_fn) -> str:
                 lambda d, s, t: 1 / d),
     ])
     return "to_depth turns relative inverse depth into metres: Z = 1 / (s·d + t)."
+
+
+#: Exercise 5's input: a 640x480 photo after Depth Anything V2's resize (518 x 686 px), and the ViT-S/14 patch side.
+_TOKEN_INPUT = (518, 686)
+_PATCH = 14
+
+
+@exercise_check
+def check_token_count(answer) -> str:
+    """Tokens a ViT with 14-px patches sees for a 518 x 686 input: 1 class token + 37 x 49 patch tokens = 1814."""
+    (h, w), p = _TOKEN_INPUT, _PATCH
+    rows, cols = h // p, w // p
+    sixteen = f"that is for 16-pixel patches (ViT-B/16); DINOv2's ViT-S/14 cuts {p}x{p}-pixel patches."
+    per_area = f"divide each SIDE by the patch size: (H / {p}) x (W / {p}) patches, not H x W / {p}."
+    per_pixel = f"a token is one {p}x{p}-pixel patch, not one pixel."
+    check_value(answer, 1 + rows * cols, rtol=0, atol=0, name="the token count", mistakes=[
+        Mistake("those are the patch tokens only: the class token comes in front of them, one more.", rows * cols),
+        Mistake(f"that is the native 518x518 grid (37 x 37 patches): the width {w} px gives {w} / {p} = {cols} "
+                "columns.", 1 + 37 * 37),
+        *(Mistake(per_area, v) for v in (h * w / p, 1 + h * w / p)),
+        *(Mistake(per_pixel, v) for v in (h * w, 1 + h * w)),
+        *(Mistake(sixteen, v) for v in (1 + (h // 16) * (w // 16), (h // 16) * (w // 16), 1 + h * w / 256,
+                                        h * w / 256)),
+    ], wrong=f"count the patches ({h} / {p} rows times {w} / {p} columns), then add the class token.")
+    return f"{rows} x {cols} = {rows * cols} patch tokens + 1 class token = {1 + rows * cols} tokens."
