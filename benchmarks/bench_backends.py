@@ -34,9 +34,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from _weights import CHOICES_HELP, load
 
 #: Rows that are not backends: plain fp32 in the contiguous (NCHW) format, and eager on the fixed-padding copy.
 VARIANTS = ("contiguous", "fixed")
@@ -48,31 +50,12 @@ TARGETS = {"int8": 3.0, "bf16": 2.0, "auto": 2.0}
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", default="auto", help="auto, random, fitted (the tests' trained checkpoint) or a path")
+    p.add_argument("--weights", default="auto", help=CHOICES_HELP)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--backends", nargs="+", default=["onnx", "openvino", "bf16", "int8"])
     p.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
     p.add_argument("--repeats", type=int, default=7)
     return p.parse_args(argv)
-
-
-def load(weights: str) -> Any:
-    """The network: ``depthkit.load_model(weights)``, or the tests' fitted checkpoint for ``"fitted"``."""
-    from depthkit.bench import BenchmarkRun
-
-    if weights != "fitted":
-        return BenchmarkRun.load_model(weights)
-    import tempfile
-
-    import torch
-
-    sys.path.insert(0, str(REPO / "tests"))
-    from trained_checkpoint import fit_state_dict
-
-    state, _ = fit_state_dict()
-    path = Path(tempfile.mkdtemp(prefix="depthkit-bench-")) / "fitted_midas_v21_small_256.pt"
-    torch.save(state, path)
-    return BenchmarkRun.load_model(str(path))
 
 
 def runner_for(model: Any, fixed: Any, name: str, threads: int) -> Callable:

@@ -16,6 +16,7 @@ half-written one behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -52,20 +53,28 @@ def cache_root() -> Path:
 
 
 def library_versions() -> dict[str, str]:
-    """Installed version of each of :data:`LIBRARIES` (``"-"`` when not installed).
+    """Installed version of each of :data:`LIBRARIES` (``"-"`` when not installed), read once per process.
+
+    Reading package metadata takes milliseconds, and a library upgraded while Python runs is still the old one in
+    memory, so the first reading is the right one for the whole process.
 
     Example:
         >>> versions = library_versions()
         >>> sorted(versions) == sorted(LIBRARIES) and versions["torch"] != "-"
         True
     """
+    return dict(_read_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _read_versions() -> tuple[tuple[str, str], ...]:
     out = {}
     for name in LIBRARIES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "-"
-    return out
+    return tuple(out.items())
 
 
 def _fingerprint(model: torch.nn.Module) -> tuple:
