@@ -22,6 +22,7 @@ How the numbers here are made:
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +42,15 @@ from .runtime import Timing, num_threads, time_call  # re-exported: the timer li
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
 __all__ = [
+    "MEMORY_MEASURES",
     "BenchmarkRun",
     "ResultsTable",
     "Timing",
     "compare_backends",
+    "compare_models",
     "count_flops",
     "fp32_floor_seconds",
     "load_average",
@@ -465,4 +469,223 @@ def compare_backends(model: torch.nn.Module, x: torch.Tensor, backends: Sequence
         table.add(backend=name, **{"median ms": t.median_ms, "min ms": t.min * 1e3,
                                    "speed-up vs eager": eager_ms / t.median_ms, "pearson r": a.pearson_r,
                                    "max rel err": a.max_rel_err})
+    return table
+
+
+# ------------------------------------------------------------------------------------- several networks, one table
+#: What :func:`compare_models` can measure as memory (see its docstring).
+MEMORY_MEASURES = ("forward", "process", "none")
+
+#: The child process of ``memory="process"``: load one model, run one backend twice (filled in with repr() values).
+_MODEL_PEAK_CODE = """
+import sys, warnings
+sys.path[:0] = {paths!r}
+import torch
+import depthkit as dk
+from depthkit.backends import get_runner
+torch.set_num_threads({threads})
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    model = dk.load_model({weights!r}, model={name!r}, seed={seed})
+x = torch.zeros(1, 3, {h}, {w})
+run = get_runner(model, {backend!r}, tuple(x.shape), threads={threads})
+run(x)
+run(x)
+"""
+
+
+@functools.cache
+def _model_cost(name: str) -> tuple[int, int]:
+    """(parameters, FLOPs of one forward at the native input) of a registry model, built on the meta device."""
+    import torch
+
+    from .model_registry import get_spec
+
+    spec = get_spec(name)
+    with torch.device("meta"):
+        net = spec.build()
+    w, h = spec.native_size
+    return sum(p.numel() for p in net.parameters()), count_flops(net, torch.zeros(1, 3, h, w, device="meta"))
+
+
+def _status_kib(key: str) -> float:
+    with open("/proc/self/status") as f:
+        return float(next(line.split()[1] for line in f if line.startswith(key + ":")))
+
+
+def _rss_rise_mb(fn: Callable[..., Any], *args: Any) -> float | None:
+    """Run ``fn(*args)``; the rise of this process's peak resident memory over its level before, in MB.
+
+    Linux only (``None`` elsewhere): writing 5 to ``/proc/self/clear_refs`` resets the high-water mark ``VmHWM``
+    to the current ``VmRSS`` (so :func:`peak_rss_mb` afterwards reports the peak since then). Memory the allocator
+    already holds from earlier work is reused without a rise, so this is a lower bound of the call's working memory.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _status_kib("VmRSS")
+    except (OSError, StopIteration):
+        fn(*args)
+        return None
+    fn(*args)
+    return (_status_kib("VmHWM") - before) * 1024.0 / 1e6
+
+
+def _process_peak_mb(model: nn.Module, backend: str, shape: tuple[int, ...], threads: int) -> float | str:
+    """Peak resident memory (MB) of a fresh process that loads the same weights and runs ``backend`` twice."""
+    from .model_registry import spec_for
+
+    info = model.weights_info
+    weights = info.path if info.kind == "file" else info.kind
+    code = _MODEL_PEAK_CODE.format(paths=[os.path.dirname(os.path.dirname(os.path.abspath(__file__)))],
+                                   threads=threads, weights=weights, name=spec_for(model).name, seed=info.seed or 0,
+                                   h=shape[2], w=shape[3], backend=backend)
+    rc, mb, out = peak_rss_of(code)
+    return mb if rc == 0 else f"failed: {out.strip().splitlines()[-1] if out.strip() else rc}"
+
+
+def _time_backend(model: nn.Module, backend: str, shape: tuple[int, ...], threads: Sequence[int], warmup: int,
+                  repeats: int, rise: bool) -> tuple[list[float], float | None]:
+    """Median ms per thread count and the forward's memory rise (MB, at the last thread count, if ``rise``)."""
+    import torch
+
+    from .backends import get_runner
+
+    x = torch.zeros(shape).uniform_(-2, 2, generator=torch.Generator().manual_seed(0))
+    medians, mb = [], None
+    for i, t in enumerate(threads):
+        with num_threads(t):
+            run = get_runner(model, backend, shape, threads=t)
+            if rise and i == len(threads) - 1:
+                mb = _rss_rise_mb(run, x)  # the first call (export / compilation) is never timed
+            else:
+                run(x)
+            medians.append(time_call(run, x, warmup=max(warmup - 1, 0), repeats=repeats).median_ms)
+    return medians, mb
+
+
+def _accuracy(model: nn.Module, image: np.ndarray, gt_depth: np.ndarray) -> dict[str, Any]:
+    """AbsRel and delta > 1.25 (%) of eager fp32 on one photo, aligned in disparity space; blanks without weights."""
+    from .inference import estimate_depth
+    from .metrics import evaluate
+
+    if not model.weights_info.pretrained:
+        return {"AbsRel": "needs weights", "δ>1.25 (%)": "needs weights"}
+    scores = evaluate(estimate_depth(image, model, backend="eager").inverse_depth, gt_depth)
+    return {"AbsRel": scores["abs_rel"], "δ>1.25 (%)": scores["bad_1_25"]}
+
+
+def _model_columns(threads: Sequence[int], auto: bool, memory: str, accuracy: bool) -> list[str]:
+    top = threads[-1]
+    memory_columns = {"forward": [f"forward RSS rise MB ({top} thr)"],
+                      "process": [f"peak RSS MB, eager ({top} thr)", *([f"peak RSS MB, auto ({top} thr)"] * auto)],
+                      "none": []}[memory]
+    return ["model", "input", "params (M)", "weights MB", "GFLOP", *(f"eager ms ({t} thr)" for t in threads),
+            *(["auto", *(f"auto ms ({t} thr)" for t in threads)] if auto else []), *memory_columns,
+            *(["AbsRel", "δ>1.25 (%)"] if accuracy else [])]
+
+
+def _weights_note(title: str, info: Any) -> str:
+    if info.pretrained:
+        return f"{title}: {info.label}."
+    return f"{title}: random weights (seed {info.seed}), no checkpoint installed: cost only, no accuracy."
+
+
+
+def _memory_cells(model: nn.Module, memory: str, rise: float | None, best: str | None, shape: tuple[int, ...],
+                  threads: int) -> dict[str, Any]:
+    if memory == "forward":
+        return {f"forward RSS rise MB ({threads} thr)": "n/a (Linux only)" if rise is None else rise}
+    if memory == "none":
+        return {}
+    eager = _process_peak_mb(model, "eager", shape, threads)
+    cells = {f"peak RSS MB, eager ({threads} thr)": eager}
+    if best is not None:
+        cells[f"peak RSS MB, auto ({threads} thr)"] = eager if best == "eager" else _process_peak_mb(
+            model, best, shape, threads)
+    return cells
+
+
+def _model_row(name: str, model: nn.Module, threads: list[int], warmup: int, repeats: int, auto: bool,
+               memory: str) -> dict[str, Any]:
+    """One row of :func:`compare_models` without the accuracy columns."""
+    from .backend_choice import resolve_backend
+    from .model_registry import get_spec, spec_for
+
+    spec = get_spec(name)
+    if spec_for(model) is not spec:
+        raise InputError(f"the network given for {name!r} is a {type(model).__name__}, not {spec.title}; pass "
+                         "networks under their registry names (depthkit.model_registry.MODELS).")
+    (w, h), (params, flops) = spec.native_size, _model_cost(name)
+    shape = (1, 3, h, w)
+    row = {"model": spec.title, "input": f"{w}x{h}", "params (M)": params / 1e6, "weights MB": params * 4 / 1e6,
+           "GFLOP": flops / 1e9}
+    eager, rise = _time_backend(model, "eager", shape, threads, warmup, repeats, memory == "forward")
+    row.update({f"eager ms ({t} thr)": ms for t, ms in zip(threads, eager, strict=True)})
+    best = None
+    if auto:
+        best = resolve_backend(model, "auto")
+        best_ms = eager if best == "eager" else _time_backend(model, best, shape, threads, warmup, repeats, False)[0]
+        row.update({"auto": best, **{f"auto ms ({t} thr)": ms for t, ms in zip(threads, best_ms, strict=True)}})
+    row.update(_memory_cells(model, memory, rise, best, shape, threads[-1]))
+    return row
+
+
+def compare_models(models: Sequence[str] | Mapping[str, nn.Module] = ("midas_small", "dpt_hybrid",
+                                                                      "depth_anything_v2_small"), *,
+                   weights: str = "auto", threads: int | Sequence[int] = 1, warmup: int = 1, repeats: int = 2,
+                   auto: bool = True, memory: str = "forward", image: np.ndarray | None = None,
+                   gt_depth: np.ndarray | None = None) -> ResultsTable:
+    """Cost (and, with weights, accuracy) of several depth networks at their native inputs, one row per model.
+
+    * **params (M)**, **weights MB** (the parameters as float32, 4 bytes each; 1 MB = 1e6 bytes) and **GFLOP** of
+      one forward at the model's native input (:func:`count_flops`), from a network built on the meta device;
+    * **eager ms**: median forward time in ms with ``backend="eager"`` (fp32 PyTorch), (1, 3, h, w) input, per
+      thread count; with ``auto``, the backend ``"auto"`` chooses (eager for the transformer models, then not
+      timed twice) and its median;
+    * memory: ``"forward"``, how much this process's peak resident memory rose during the first eager forward
+      (Linux; a lower bound: memory the allocator already held is reused without a rise); ``"process"``, the peak
+      resident memory of a fresh process that loads the same weights and runs two forwards (:func:`peak_rss_of`;
+      interpreter and torch included; seconds per model and backend); ``"none"``;
+    * with ``image`` and ``gt_depth``: **AbsRel** and **δ>1.25 (%)** of eager fp32 after the disparity-space
+      alignment of :func:`depthkit.metrics.evaluate`, for trained weights; ``"needs weights"`` for random ones.
+
+    Args:
+        models: registry names (loaded with ``weights``, the random-weights warning silenced: the notes name the
+            weights), or a mapping registry name -> network from :func:`depthkit.load_model`.
+        weights: for names: ``"auto"``, ``"pretrained"``, ``"random"`` or a path (see :mod:`depthkit.weights`).
+        threads: CPU thread count(s); memory is measured at the last one.
+        warmup: untimed calls before the timed ones, per backend and thread count; the first (one always runs)
+            builds the runner (export, compilation) and is the forward whose memory ``"forward"`` measures.
+        repeats: timed calls (see :func:`time_call`).
+        auto: also time the backend ``"auto"`` chooses.
+        memory: one of :data:`MEMORY_MEASURES`.
+        image: (H, W, 3) uint8 photo for the accuracy columns; ``gt_depth``: its (H, W) depth in metres (inf,
+            NaN or <= 0 where unknown). Both or neither.
+
+    Returns:
+        :class:`ResultsTable`: ``model, input, params (M), weights MB, GFLOP``, ``eager ms (T thr)`` per thread
+        count, with ``auto`` then ``auto, auto ms (T thr)``, the memory column(s), and ``AbsRel, δ>1.25 (%)``
+        with ground truth; one note per model naming its weights.
+    """
+    from .checks import check_choice
+    from .weights import load_model
+
+    check_choice(memory, "memory", MEMORY_MEASURES)
+    threads = [check_int(t, "threads", minimum=1) for t in ([threads] if isinstance(threads, int) else threads)]
+    if not threads or (image is None) != (gt_depth is None):
+        raise InputError("compare_models needs at least one thread count, and image and gt_depth together or not "
+                         "at all.")
+    if not isinstance(models, Mapping):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            models = {name: load_model(weights, model=name) for name in models}
+    table = ResultsTable(_model_columns(threads, auto, memory, image is not None),
+                         title="Depth networks at their native inputs (one forward pass, CPU)")
+    for name, model in models.items():
+        row = _model_row(name, model, threads, warmup, repeats, auto, memory)
+        if image is not None:
+            row.update(_accuracy(model, image, gt_depth))
+        table.add(**row)
+        table.notes.append(_weights_note(row["model"], model.weights_info))
     return table

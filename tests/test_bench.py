@@ -140,3 +140,117 @@ def test_photo_jpeg_is_a_resized_jpeg():
 def test_timer_is_the_runtime_one():
     """bench re-exports the bottom layer's timer: one implementation, two import paths for lessons."""
     assert time_call is runtime.time_call and Timing is runtime.Timing
+
+
+# ------------------------------------------------------------------------------------------------- compare_models
+#: The official checkpoints' parameter counts (the vendored manifests' totals) and the GFLOP at the native inputs.
+MANIFEST_PARAMS = {"midas_small": 21_320_545, "dpt_hybrid": 123_146_985, "depth_anything_v2_small": 24_785_089}
+NATIVE_GFLOP = {"midas_small": 9.19, "dpt_hybrid": 255.2, "depth_anything_v2_small": 115.3}
+
+
+def _meta_models():
+    """The three registry networks on the meta device (no weights in memory), with random-weights provenance."""
+    import torch
+
+    from depthkit.model_registry import get_spec
+    from depthkit.weights import WeightsInfo
+
+    models = {}
+    for name in MANIFEST_PARAMS:
+        with torch.device("meta"):
+            models[name] = get_spec(name).build()
+        models[name].weights_info = WeightsInfo("random", seed=0, model=name)
+    return models
+
+
+def test_compare_models_columns_params_flops_and_memory(monkeypatch):
+    """Fast: meta networks, a runner that only allocates 200 MB, and a fixed timer; the counts are real."""
+    import sys
+
+    import depthkit.backend_choice
+    import depthkit.backends
+    from depthkit import bench
+    from depthkit.model import MidasSmall
+
+    built = []
+
+    def fake_runner(model, backend, shape, threads=None):
+        built.append((type(model).__name__, backend, shape, threads))
+        return lambda x: np.ones(25_000_000)  # 200 MB, freed when the call returns
+
+    monkeypatch.setattr(depthkit.backends, "get_runner", fake_runner)
+    monkeypatch.setattr(depthkit.backend_choice, "resolve_backend",
+                        lambda m, b: "onnx" if isinstance(m, MidasSmall) else "eager")
+    monkeypatch.setattr(bench, "time_call", lambda fn, x, warmup, repeats: Timing((0.25, 0.5, 0.75), warmup=warmup))
+    gt = np.full((4, 6), 2.0)
+    table = bench.compare_models(_meta_models(), threads=1, image=np.zeros((4, 6, 3), np.uint8), gt_depth=gt)
+    assert table.columns == ["model", "input", "params (M)", "weights MB", "GFLOP", "eager ms (1 thr)", "auto",
+                             "auto ms (1 thr)", "forward RSS rise MB (1 thr)", "AbsRel", "δ>1.25 (%)"]
+    assert table.column("model") == ["MiDaS v2.1 small", "MiDaS v3.0 DPT-Hybrid", "Depth Anything V2 Small"]
+    assert table.column("input") == ["256x256", "384x384", "518x518"]
+    assert [round(p * 1e6) for p in table.column("params (M)")] == list(MANIFEST_PARAMS.values())
+    assert table.column("weights MB") == pytest.approx([4 * n / 1e6 for n in MANIFEST_PARAMS.values()])
+    assert table.column("GFLOP") == pytest.approx(list(NATIVE_GFLOP.values()), rel=0.01)
+    assert table.column("eager ms (1 thr)") == [500.0] * 3 and table.column("auto") == ["onnx", "eager", "eager"]
+    assert table.column("auto ms (1 thr)") == [500.0] * 3
+    # eager for each model, then onnx for MiDaS_small only (auto = eager is not timed twice)
+    assert [(b, s) for _, b, s, _ in built] == [("eager", (1, 3, 256, 256)), ("onnx", (1, 3, 256, 256)),
+                                               ("eager", (1, 3, 384, 384)), ("eager", (1, 3, 518, 518))]
+    rise = table.column("forward RSS rise MB (1 thr)")
+    if sys.platform.startswith("linux"):
+        assert all(150 < mb < 400 for mb in rise), rise  # the runner's 200 MB array, seen by the high-water mark
+    else:
+        assert rise == ["n/a (Linux only)"] * 3
+    assert table.column("AbsRel") == ["needs weights"] * 3 == table.column("δ>1.25 (%)")
+    assert table.notes == [f"{t}: random weights (seed 0), no checkpoint installed: cost only, no accuracy."
+                           for t in table.column("model")]
+
+
+def test_compare_models_accuracy(tmp_path):
+    """Real forwards of MiDaS_small: the accuracy columns equal metrics.evaluate of its eager map."""
+    import depthkit as dk
+    from depthkit.bench import compare_models
+    from depthkit.weights import WeightsInfo
+
+    model = dk.load_model("random")
+    model.weights_info = WeightsInfo("file", path=str(tmp_path / "stand-in.pt"), sha256="ab" * 32)  # "trained"
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    gt = rng.uniform(1.0, 5.0, (48, 64))
+    gt[0] = np.inf  # unknown pixels are ignored
+    table = compare_models({"midas_small": model}, threads=[1], warmup=1, repeats=1, auto=False, memory="none",
+                           image=image, gt_depth=gt)
+    assert table.columns == ["model", "input", "params (M)", "weights MB", "GFLOP", "eager ms (1 thr)", "AbsRel",
+                             "δ>1.25 (%)"]
+    expected = dk.metrics.evaluate(dk.estimate_depth(image, model, backend="eager").inverse_depth, gt)
+    row = table.rows[0]
+    assert (row["AbsRel"], row["δ>1.25 (%)"]) == (expected["abs_rel"], expected["bad_1_25"])
+    assert 0 < row["eager ms (1 thr)"] < 60_000
+    assert table.notes == [f"MiDaS v2.1 small: {model.weights_info.label}."]
+
+
+def test_compare_models_process_memory(random_model):
+    from depthkit.bench import compare_models
+
+    table = compare_models({"midas_small": random_model}, threads=1, warmup=1, repeats=1, auto=False,
+                           memory="process")
+    assert table.columns[-1] == "peak RSS MB, eager (1 thr)"
+    assert table.rows[0]["peak RSS MB, eager (1 thr)"] > table.rows[0]["weights MB"]  # a process holding them
+
+
+def test_compare_models_refuses_bad_arguments():
+    import torch
+
+    from depthkit.bench import compare_models
+    from depthkit.model import MidasSmall
+
+    with pytest.raises(InputError, match="memory must be 'forward', 'process' or 'none'"):
+        compare_models(["midas_small"], memory="tracemalloc")
+    with pytest.raises(InputError, match="image and gt_depth together"):
+        compare_models(["midas_small"], image=np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(InputError, match="threads must be an integer"):
+        compare_models(["midas_small"], threads=0)
+    with torch.device("meta"):
+        small = MidasSmall()
+    with pytest.raises(InputError, match="the network given for 'dpt_hybrid' is a MidasSmall"):
+        compare_models({"dpt_hybrid": small})
