@@ -305,6 +305,9 @@ class DepthPipeline:
         display_side: longest side (px) of the photo and heat map shown.
         effect_side: longest side (px) of the effect previews.
 
+    The backend is what ``backend="auto"`` means for ``model`` (:func:`depthkit.backend_choice.resolve_backend`),
+    decided when the pipeline is made (attribute ``backend``).
+
     Example:
         >>> from depthkit.weights import load_model
         >>> views = DepthPipeline(load_model("random"), 64, 32, 16).process(np.zeros((48, 80, 3), np.uint8))
@@ -314,8 +317,13 @@ class DepthPipeline:
 
     def __init__(self, model: torch.nn.Module, max_side: int = 1024, display_side: int = 640,
                  effect_side: int = 512):
+        from .backend_choice import resolve_backend
+
         self.model = model
         self.max_side, self.display_side, self.effect_side = max_side, display_side, effect_side
+        # backend="auto" is chosen now, when the app is built (its one-time measurement prints a line in the
+        # notebook cell), not silently during the first upload
+        self.backend = resolve_backend(model)
 
     def process(self, source: Any) -> DepthViews:
         """Estimate the depth of one image and prepare what the app shows.
@@ -335,7 +343,7 @@ class DepthPipeline:
         photo = read_image(source, max_size=self.max_side)  # big JPEGs are decoded at 1/2, 1/4 or 1/8 scale
         note = describe_upload(source)  # after read_image, which refuses FIFOs, devices and folders unopened
         original = photo.shape[:2] if hasattr(source, "read") else image_size(source)  # a file object is read once
-        result = estimate_depth(photo, self.model)
+        result = estimate_depth(photo, self.model, backend=self.backend)
         del photo  # only the working-resolution copy (in result.image) is kept
         inv = result.inverse_depth
         return DepthViews(result=result, original_size=(int(original[0]), int(original[1])),

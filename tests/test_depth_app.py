@@ -381,6 +381,8 @@ def test_pipeline_alone_gives_the_three_sizes(random_model):
     assert views.display_photo.shape == (15, 50, 3) and views.display_inv.shape == (15, 50)
     assert views.effect_photo.shape == (6, 20, 3) and views.effect_inv.shape == (6, 20)
     np.testing.assert_allclose(views.display_inv, downscale(views.result.inverse_depth, 50))
+    # backend="auto" was decided when the pipeline was made, and the result names it
+    assert pipe.backend == dk.backend_choice.resolve_backend(random_model) == views.result.backend
 
 
 @pytest.mark.parametrize("case", sorted(bad_files.CONVERTED_UPLOADS))
