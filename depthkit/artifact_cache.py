@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["CACHE_ENV", "LIBRARIES", "artifact_dir", "build_once", "cache_root", "library_versions",
-           "read_json", "weights_digest", "write_json"]
+__all__ = ["CACHE_ENV", "FORMAT_VERSION", "LIBRARIES", "artifact_dir", "build_once", "cache_root", "library_versions",
+           "read_json", "weights_digest", "weights_version", "write_json"]
 
 #: Environment variable naming the cache folder (tests point it at a temporary folder).
 CACHE_ENV = "DEPTHKIT_CACHE_DIR"
@@ -77,9 +77,24 @@ def _read_versions() -> tuple[tuple[str, str], ...]:
     return tuple(out.items())
 
 
-def _fingerprint(model: torch.nn.Module) -> tuple:
-    """Changes whenever a parameter or buffer is modified in place (load_state_dict, training steps)."""
-    return tuple(t._version for t in model.state_dict(keep_vars=True).values())
+def weights_version(model: torch.nn.Module) -> tuple[tuple[int, int], ...]:
+    """A cheap stamp of a network's weights: it changes whenever any parameter or buffer is modified in place.
+
+    It is the tuple of the state-dict tensors' storage addresses and version counters: in-place changes
+    (``load_state_dict``, optimiser steps) advance a counter, and ``load_state_dict(..., assign=True)`` or a
+    replaced parameter brings new storage. Equal stamps of one network mean unchanged weights; to compare two
+    networks use :func:`weights_digest`.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Linear(2, 1)
+        >>> before = weights_version(net)
+        >>> with torch.no_grad():
+        ...     _ = net.bias.add_(1.0)
+        >>> weights_version(net) == before
+        False
+    """
+    return tuple((t.data_ptr(), t._version) for t in model.state_dict(keep_vars=True).values())
 
 
 def weights_digest(model: torch.nn.Module) -> str:
@@ -102,7 +117,7 @@ def weights_digest(model: torch.nn.Module) -> str:
     """
     import torch
 
-    fp = _fingerprint(model)
+    fp = weights_version(model)
     known = _DIGESTS.get(model)
     if known is not None and known[0] == fp:
         return known[1]
@@ -116,17 +131,23 @@ def weights_digest(model: torch.nn.Module) -> str:
     return digest
 
 
+#: Bumped whenever the way depthkit writes its derived files changes (an editable install keeps its version number).
+FORMAT_VERSION = 1
+
+
 def _versions_key() -> str:
-    text = json.dumps(library_versions(), sort_keys=True)
+    text = json.dumps({**library_versions(), "format": FORMAT_VERSION}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def artifact_dir(model: torch.nn.Module, model_name: str) -> Path:
-    """The folder of one network's derived files: ``<cache>/<model_name>/<weights digest[:16]>-<versions key>``.
+    """The folder of one network's derived files: ``<cache>/<name>/<weights digest[:16]>-<versions key>``.
+
+    The versions key hashes :func:`library_versions` and :data:`FORMAT_VERSION`.
 
     Args:
         model: the network (its weights are hashed with :func:`weights_digest`).
-        model_name: the registry name, e.g. ``"midas_small"``.
+        model_name: the folder's name, e.g. the network's class name ``"MidasSmall"`` or ``"MidasSmall-int8"``.
 
     Returns:
         The folder path (not created).

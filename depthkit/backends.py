@@ -48,6 +48,7 @@ import copy
 import importlib.util
 import os
 import shutil
+import threading
 import warnings
 import weakref
 from collections.abc import Callable
@@ -58,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .alignment import align, is_degenerate
-from .artifact_cache import artifact_dir, build_once
+from .artifact_cache import artifact_dir, build_once, weights_version
 from .checks import check_choice, check_finite, check_same_shape
 from .errors import DepthkitError, InputError
 from .runtime import cpu_features
@@ -264,11 +265,6 @@ def _forward_in_format(model: torch.nn.Module, x: torch.Tensor, fmt: Any) -> tor
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _fingerprint(model: torch.nn.Module) -> tuple:
-    """Changes whenever a parameter or buffer is modified in place (load_state_dict, training steps)."""
-    return tuple(t._version for t in model.state_dict(keep_vars=True).values())
-
-
 def clear_cache() -> None:
     """Forget every runner built in this process (the files cached on disk stay; see :mod:`depthkit.artifact_cache`)."""
     _CACHE.clear()
@@ -401,12 +397,13 @@ def _openvino_runner(b: _Build, model_file: str, precision: str) -> Runner:
         net.reshape({net.inputs[0]: ov.PartialShape(list(b.shape))})
         compiled = core.compile_model(net, "CPU", {"INFERENCE_NUM_THREADS": b.threads, "PERFORMANCE_HINT": "LATENCY",
                                                    "INFERENCE_PRECISION_HINT": precision})
-        b.entry[key] = compiled.create_infer_request()
-    request = b.entry[key]
+        b.entry[key] = (compiled.create_infer_request(), threading.Lock())
+    request, lock = b.entry[key]
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        request.infer({0: _as_numpy(x)})
-        return torch.from_numpy(request.get_output_tensor(0).data.copy())
+        with lock:  # one infer request is not safe to share between threads (the webcam runs in its own)
+            request.infer({0: _as_numpy(x)})
+            return torch.from_numpy(request.get_output_tensor(0).data.copy())
     return run
 
 
@@ -482,7 +479,7 @@ def get_runner(model: torch.nn.Module, backend: str, shape: tuple[int, ...] = (1
     if backend in _STATELESS:
         return _BUILDERS[backend](_Build(model, threads, tuple(shape), {}, {}))
     per_model = _CACHE.setdefault(model, {})
-    fp = _fingerprint(model)
+    fp = weights_version(model)
     if per_model.get("fingerprint") != fp:  # weights changed: exported/compiled copies are stale
         per_model.clear()
         per_model["fingerprint"] = fp

@@ -77,3 +77,13 @@ def test_json_round_trip_and_unreadable_files(tmp_path):
     assert A.read_json(path) == {}
     path.write_text("[1, 2]")  # valid JSON, but not an object
     assert A.read_json(path) == {}
+
+
+def test_weights_version_sees_replaced_tensors_too():
+    a, b = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    net = torch.nn.Linear(2, 1)
+    net.load_state_dict(a.state_dict(), assign=True)  # replaces the tensors: their counters start again at 0
+    stamp, digest = A.weights_version(net), A.weights_digest(net)
+    net.load_state_dict(b.state_dict(), assign=True)
+    assert A.weights_version(net) != stamp
+    assert A.weights_digest(net) != digest == A.weights_digest(a)  # not the remembered digest of a's weights
