@@ -71,7 +71,7 @@ class FakeAgreement:
 ])
 def test_the_fastest_that_passes_the_gate_is_chosen(monkeypatch, r, chosen, statuses):
     speeds = {"eager": 100.0, "int8": 20.0, "bf16": 30.0, "openvino": 50.0, "onnx": 140.0}  # onnx: slower than eager
-    monkeypatch.setattr(C, "_cached_speeds", lambda model, stored: (speeds, []))
+    monkeypatch.setattr(C, "_cached_speeds", lambda model, stored: (speeds, 2, []))
     monkeypatch.setattr(C, "_Agreement", FakeAgreement)
     monkeypatch.setattr(FakeAgreement, "R", r)
     monkeypatch.setattr(C, "has_bf16_hardware", lambda: True)
@@ -80,6 +80,22 @@ def test_the_fastest_that_passes_the_gate_is_chosen(monkeypatch, r, chosen, stat
     got = {row.backend: row.status for row in choice.rows}
     assert got == {"eager": "reference", "onnx": "not checked", **statuses}
     assert {row.backend: row.speedup for row in choice.rows}["int8"] == 5.0
+    notes = {row.backend: row.note for row in choice.rows}
+    assert notes["onnx"] == "slower than eager here" and choice.threads == 2
+
+
+def test_a_backend_that_fails_is_a_row_not_a_crash(random_model, monkeypatch):
+    real = C.get_runner
+
+    def broken_int8(model, backend, shape=(1, 3, 256, 256), threads=None):
+        if backend == "int8":
+            raise KeyError("an engine's own exception class")  # e.g. NNCF's errors derive from Exception only
+        return real(model, backend, shape, threads)
+
+    monkeypatch.setattr(C, "get_runner", broken_int8)
+    rows = {r.backend: r for r in C.measure_backends(random_model, ["openvino", "int8"], repeats=1, warmup=0)}
+    assert rows["int8"].status == "failed" and "engine's own exception" in rows["int8"].note
+    assert rows["openvino"].status == "verified"
 
 
 def test_bf16_is_not_a_candidate_without_bf16_hardware(monkeypatch):
