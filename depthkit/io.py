@@ -999,6 +999,10 @@ def _deflate_worker() -> Any:
     return ThreadPoolExecutor(1, thread_name_prefix="depthkit-png")
 
 
+# A forked child (multiprocessing's default start on Linux) inherits the executor but not its thread: start anew.
+os.register_at_fork(after_in_child=_deflate_worker.cache_clear)
+
+
 def _paletted_png(indices: np.ndarray, palette: np.ndarray, level: int) -> bytes:
     """An 8-bit paletted PNG (colour type 3): scanline filter "none", then zlib."""
     height, width = indices.shape

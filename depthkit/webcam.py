@@ -84,6 +84,11 @@ class WebcamDepth:
         from .video import Stabilizer
 
         self.model, self.cmap, self.max_side = model, cmap, max_side
+        self.backend = "eager"
+        if hasattr(model, "state_dict"):  # a network: backend="auto" is chosen now, not in the camera's thread
+            from .backend_choice import resolve_backend
+
+            self.backend = resolve_backend(model)
         self.stabilizer = Stabilizer(method)
         self.frames, self.seconds = 0, 0.0
         self.last_map: np.ndarray | None = None
@@ -93,7 +98,7 @@ class WebcamDepth:
             return np.asarray(self.model(photo), dtype=np.float32)
         from .inference import estimate_depth
 
-        return estimate_depth(photo, self.model).inverse_depth
+        return estimate_depth(photo, self.model, backend=self.backend).inverse_depth
 
     def process(self, frame: Any) -> bytes:
         """Turn one camera frame into its stabilised heat map.

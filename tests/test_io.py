@@ -1046,3 +1046,28 @@ def test_ply_header_states_the_unit(tmp_path):
     assert b"relative units" in header
     with pytest.raises(InputError, match="metric must be True or False"):
         encode_ply(np.zeros((2, 3)), metric="m")
+
+
+def test_paletted_png_encodes_in_a_forked_child():
+    """The two-thread deflate must not wait forever on the parent's worker thread after a fork."""
+    import multiprocessing
+
+    from depthkit.io import encode_png
+
+    indices = np.arange(480 * 640, dtype=np.uint32).reshape(480, 640).astype(np.uint8)  # big: split in two
+    palette = np.stack([np.arange(256, dtype=np.uint8)] * 3, axis=1)
+    parent = encode_png(indices, palette=palette)  # starts the worker thread in this process
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=lambda: queue.put(encode_png(indices, palette=palette)))
+    child.start()
+    try:
+        got = queue.get(timeout=30)  # read before join: the child's queue feeder waits until the data is taken
+    except Exception:  # noqa: BLE001 - queue.Empty: nothing within 30 s
+        got = None
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+    assert got is not None, "encode_png hung in a forked child"
+    assert got == parent
