@@ -91,8 +91,9 @@ def predict(model: torch.nn.Module, x: torch.Tensor, *, backend: str | None = DE
     """Forward pass without autograd.
 
     Args:
-        model: a :class:`~depthkit.model.MidasSmall`.
-        x: (N, 3, h, w) float32 normalised tensor, h and w multiples of 32 (see :func:`depthkit.prepare`).
+        model: a network from :func:`depthkit.load_model` (any model of :mod:`depthkit.model_registry`).
+        x: (N, 3, h, w) float32 normalised tensor at the network's own input rule, e.g. h and w multiples of 32
+            for MiDaS_small, of 14 for Depth Anything V2 (see :func:`depthkit.prepare`).
         backend: how to run the network: ``"auto"`` (the default: the fastest backend that agrees with fp32,
             see :mod:`depthkit.backend_choice`), ``"eager"`` (plain fp32 PyTorch, the reference), ``"onnx"``,
             ``"openvino"``, ``"bf16"``, ``"int8"`` or ``"compile"`` (see :mod:`depthkit.backends`); ``None``

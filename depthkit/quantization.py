@@ -15,7 +15,7 @@ yours.
 
 **Accuracy must be measured, not assumed.** Quantisation error depends on the weights: a trained network's
 activations have tame ranges, a *random* network's do not (on the same machine the random MiDaS_small reached only
-r 0.86). :mod:`depthkit.backend_choice` therefore measures int8's agreement with fp32 for the weights at hand and
+r 0.86-0.88). :mod:`depthkit.backend_choice` therefore measures int8's agreement with fp32 for the weights at hand and
 never chooses it automatically when r < 0.99.
 
 The quantised model is written once per machine into the cache of :mod:`depthkit.artifact_cache` (keyed by the

@@ -4,7 +4,8 @@
 it frame by frame (constant memory in the clip's length); :func:`depth_video_file` goes from a video file to an
 H.264 MP4 of heat maps (optionally beside the input) and a ``.npy`` of the maps, streaming
 (decode -> depth -> colour -> encode). Frames run through :func:`depthkit.estimate_depth` in batches, with the
-fastest installed backend by default (``backend="auto"``), and a tqdm progress bar.
+fastest backend that agrees with fp32 on this machine by default (``backend="auto"``, see
+:mod:`depthkit.backend_choice`), and a tqdm progress bar.
 
 Example:
     >>> import numpy as np
@@ -79,7 +80,7 @@ def iter_depth_video(frames: Any, model: Any = None, *, batch: int = 4, backend:
             (H, W, 3) uint8 RGB frames of one size.
         model: a model from :func:`depthkit.load_model` (``None``: :func:`depthkit.inference.default_model`).
         batch: frames per forward pass.
-        backend: how to run the network (default ``"auto"``: the fastest installed, see :mod:`depthkit.backends`).
+        backend: how to run the network (default ``"auto"``: see :mod:`depthkit.backend_choice`).
         stabilize: ``"align"``, ``"shared"``, ``"none"`` (see :func:`depthkit.video.stabilize`) or ``None`` for
             the raw network output. A stream cannot see the future, so ``"shared"`` here uses the first frame's
             robust range (:func:`estimate_depth_video` uses the whole clip's).
@@ -113,7 +114,7 @@ def estimate_depth_video(frames: Any, model: Any = None, *, batch: int = 4, back
         frames: a video file path, a (T, H, W, 3) uint8 array, or an iterable of (H, W, 3) uint8 RGB frames.
         model: a model from :func:`depthkit.load_model` (``None``: the default model).
         batch: frames per forward pass.
-        backend: how to run the network (default ``"auto"``: the fastest installed backend).
+        backend: how to run the network (default ``"auto"``: see :mod:`depthkit.backend_choice`).
         stabilize: ``"align"`` (default), ``"shared"`` (one robust range for the whole clip), ``"none"``
             (per-frame min–max, flickers) or ``None`` (raw network output); see :func:`depthkit.video.stabilize`.
         ema: ``"align"`` only: weight in [0, 1) of the old reference.
@@ -192,7 +193,7 @@ def depth_video_file(source: str | os.PathLike, out: str | os.PathLike, model: A
         step: process every ``step``-th frame (the output plays at the input's fps divided by ``step``).
         npy: optional ``.npy`` path for the (T, H, W) float32 stabilised maps (written as they come).
         batch: frames per forward pass.
-        backend: how to run the network (default ``"auto"``: the fastest installed).
+        backend: how to run the network (default ``"auto"``: see :mod:`depthkit.backend_choice`).
         cmap: matplotlib colour map of the heat maps (near = bright with the default).
         progress: show a tqdm bar.
 

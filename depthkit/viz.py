@@ -236,8 +236,8 @@ def colormap_indices(
         units: None for relative inverse depth, ``"m"`` for depth in metres.
 
     Returns:
-        (H, W) uint8 indices 0..255 into :func:`colormap_lut` (halves round up). Non-finite pixels get the
-        index of the far end (0 for inverse depth); :func:`colorize` paints them ``invalid_color`` instead.
+        (H, W) uint8 indices 0..255 into :func:`colormap_lut` (halves round up). Non-finite pixels get index 0
+        for inverse depth and 255 for ``units="m"``; :func:`colorize` paints them ``invalid_color`` instead.
 
     Example:
         >>> colormap_indices(np.array([[0.0, 0.5, 1.0]]), mode="minmax").tolist()
