@@ -23,6 +23,7 @@ Bad input ends with a one-line ``depthkit: error: ...`` message and a non-zero e
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import os
 import sys
@@ -225,7 +226,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 def _cmd_backends(args: argparse.Namespace) -> int:
     """The CPU's features, the installed backends, the measured table and the choice of ``backend="auto"``."""
-    from .backend_choice import BackendChoice, candidates, choose_backend, measure_backends
+    from .backend_choice import candidates, choose_backend, measure_backends
     from .backends import available_backends
     from .runtime import cpu_features
 
@@ -238,8 +239,7 @@ def _cmd_backends(args: argparse.Namespace) -> int:
     choice = choose_backend(model, refresh=args.refresh)
     if args.all:
         rows = measure_backends(model, [b for b in available_backends() if b not in ("eager", "compile")])
-        choice = BackendChoice(choice.backend, tuple(rows), choice.cpu, choice.threads, choice.weights_sha256,
-                               choice.versions, choice.measured)
+        choice = dataclasses.replace(choice, rows=tuple(rows), from_cache=False)  # the same choice, every row measured
     print(choice.to_markdown())
     return 0
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .backend_choice import resolve_backend
-from .backends import DEFAULT_BACKEND, check_backend, run_backend
+from .backends import DEFAULT_BACKEND, get_runner
 from .errors import InputError
 from .model_registry import get_spec, spec_for
 from .runtime import num_threads
@@ -103,7 +103,7 @@ def predict(model: torch.nn.Module, x: torch.Tensor, *, backend: str | None = DE
         (N, h, w) float32 tensor of relative inverse depth.
     """
     spec_for(model).check_input(x)  # the network's own input rule (e.g. multiples of 32; 14 for Depth Anything V2)
-    return run_backend(model, x, resolve_backend(model, DEFAULT_BACKEND if backend is None else backend))
+    return get_runner(model, resolve_backend(model, DEFAULT_BACKEND if backend is None else backend), tuple(x.shape))(x)
 
 
 def upsample(inverse_depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -172,7 +172,7 @@ def estimate_depth(image: Any, model: torch.nn.Module | None = None, *, threads:
     if not images:
         raise InputError("estimate_depth got an empty list; pass at least one image.")
     model = _check_model(model)
-    backend = resolve_backend(model, check_backend(DEFAULT_BACKEND if backend is None else backend))
+    backend = resolve_backend(model, DEFAULT_BACKEND if backend is None else backend)  # checks the name first
     info = getattr(model, "weights_info", None)
     results: dict[int, DepthResult] = {}
     with num_threads(threads):

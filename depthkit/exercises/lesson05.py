@@ -180,6 +180,11 @@ def check_bf16_bits(answer: Any) -> str:
 
 
 # ------------------------------------------------------------------------- exercise 6: symmetric int8 from scratch
+def _q(values: np.ndarray, scale: float, rounding=np.round) -> np.ndarray:
+    """``clip(rounding(values / scale), -127, 127)`` as int8: the reference and the typical mistakes share it."""
+    return np.clip(rounding(values / scale), -127, 127).astype(np.int8)
+
+
 def reference_quantize_int8(x: np.ndarray) -> tuple[np.ndarray, float]:
     """Symmetric per-tensor int8 quantisation: ``scale = max|x| / 127``, ``q = clip(round(x / scale), -127, 127)``.
 
@@ -196,7 +201,7 @@ def reference_quantize_int8(x: np.ndarray) -> tuple[np.ndarray, float]:
         ([-127, 32, 76], 2.0)
     """
     scale = float(np.abs(x).max()) / 127
-    return np.clip(np.round(x / scale), -127, 127).astype(np.int8), scale
+    return _q(x, scale), scale
 
 
 def _activation_inputs(rng: np.random.Generator) -> tuple[np.ndarray]:
@@ -204,10 +209,6 @@ def _activation_inputs(rng: np.random.Generator) -> tuple[np.ndarray]:
     shape = (int(rng.integers(3, 9)), int(rng.integers(5, 20)))
     x = rng.normal(0.0, rng.uniform(0.1, 5.0), shape) + rng.uniform(-1.0, 1.0)
     return (x if rng.random() < 0.5 else -x,)
-
-
-def _q(values: np.ndarray, scale: float, rounding=np.round) -> np.ndarray:
-    return np.clip(rounding(values / scale), -127, 127).astype(np.int8)
 
 
 _QUANTIZE_MISTAKES = [
